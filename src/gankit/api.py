@@ -1,0 +1,84 @@
+"""The few functions users call: train, resume, load a generator, sample.
+
+>>> run = gankit.train("quickstart", out="runs/q", overrides={"train.epochs": 5})
+>>> images = gankit.sample(run.run_dir, 64, seed=0)   # (64, 1, 8, 8) in [0, 1]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gankit import checkpoint as ckpt
+from gankit.config import Config, build_config, merge
+from gankit.errors import CheckpointError, GankitError
+from gankit.nets import build_generator
+from gankit.noise import sample_noise
+from gankit.runs import create_run_dir, default_run_dir
+from gankit.trainer import Trainer, TrainResult
+
+
+def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None = None,
+          config_file: str | os.PathLike | None = None, sets: Sequence[str] = (),
+          overrides: dict[str, Any] | None = None, config: Config | None = None,
+          progress: bool = True) -> TrainResult:
+    """Train a new run; ``overrides`` maps ``"section.key"`` to a value (``--set`` in Python)."""
+    cfg = config if config is not None else build_config(preset, config_file, sets, overrides)
+    run_dir = create_run_dir(Path(out) if out else default_run_dir(preset))
+    return Trainer(cfg, run_dir, progress=progress).fit()
+
+
+def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
+           device: str | None = None, progress: bool = True) -> TrainResult:
+    """Continue a run from its newest intact checkpoint; ``epochs`` may extend it."""
+    path, warnings = ckpt.resolve(run_dir)
+    for w in warnings:
+        print(f"gankit: warning: {w}")
+    _, state = ckpt.read_checkpoint(path)
+    cfg = merge(Config(), state["config"], f"{path}/state.json")
+    changes: dict[str, Any] = {}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    if device is not None:
+        changes["device"] = device
+    cfg = merge(cfg, {"train": changes}, "resume options")
+    # Checkpoints live in RUN/checkpoints/<name>, so the run directory is two levels up.
+    return Trainer(cfg, path.parent.parent, resume_from=path, progress=progress).fit()
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
+    """The generator of a run directory (its latest intact checkpoint) or checkpoint folder."""
+    resolved, _ = ckpt.resolve(path)
+    tensors, state = ckpt.read_checkpoint(resolved)
+    cfg = merge(Config(), state["config"], f"{resolved}/state.json")
+    g = build_generator(cfg.model, tuple(state["image_shape"]))
+    try:
+        g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G/")})
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {resolved} holds a generator that does not match its "
+                              f"own config ({str(exc).splitlines()[0]})") from None
+    return g.to(device).eval()
+
+
+def sample(source: str | os.PathLike | nn.Module, n: int, seed: int | None = None,
+           device: str | torch.device = "cpu", batch_size: int = 1000) -> torch.Tensor:
+    """``n`` samples (N, C, H, W) in the data's range, from a generator or a run/checkpoint path."""
+    if n < 1:
+        raise GankitError(f"the number of samples must be at least 1, got {n}")
+    g = source if isinstance(source, nn.Module) else load_generator(source, device)
+    gen = torch.Generator()
+    if seed is not None:
+        gen.manual_seed(seed)
+    else:
+        gen.seed()
+    # All noise is drawn at once on the CPU: the samples do not depend on batch_size or device.
+    z = sample_noise(n, g.noise_dim, g.prior, "cpu", gen)
+    device = next(g.parameters()).device
+    with torch.no_grad():
+        parts = [g(z[i:i + batch_size].to(device)).cpu() for i in range(0, n, batch_size)]
+    return torch.cat(parts)

@@ -1,0 +1,230 @@
+"""Typed configuration: dataclass defaults < preset < TOML file < ``--set`` overrides.
+
+The defaults are the paper's MNIST configuration as its authors ran it
+(``shared/reference/paper-2014.md``); presets hold only what differs. Every value is checked
+by the rule in its field's metadata, so a bad value fails before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from gankit.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def _choice(*options: str) -> dict[str, Any]:
+    return {"choices": options}
+
+
+def _range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+           hi_open: bool = False) -> dict[str, Any]:
+    return {"range": (lo, hi, lo_open, hi_open)}
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist"
+    data_dir: str = ""  # empty: $GANKIT_DATA_DIR, else the user cache directory
+
+
+@dataclass
+class ModelConfig:
+    arch: str = field(default="mlp", metadata=_choice("mlp"))
+    noise_dim: int = field(default=100, metadata=_range(1))
+    prior: str = field(default="uniform", metadata=_choice("uniform", "gaussian"))
+    g_hidden: list[int] = field(default_factory=lambda: [1200, 1200])
+    g_init_range: float = field(default=0.05, metadata=_range(0, lo_open=True))
+    d_units: list[int] = field(default_factory=lambda: [240, 240])
+    d_pieces: int = field(default=5, metadata=_range(1))
+    d_init_range: float = field(default=0.005, metadata=_range(0, lo_open=True))
+    d_input_keep: float = field(default=0.8, metadata=_range(0, 1, lo_open=True))
+    d_hidden_keep: float = field(default=0.5, metadata=_range(0, 1, lo_open=True))
+
+
+@dataclass
+class GameConfig:
+    g_loss: str = field(default="non_saturating", metadata=_choice("non_saturating", "minimax"))
+    schedule: str = field(default="simultaneous",
+                          metadata=_choice("simultaneous", "alternating"))
+    d_steps: int = field(default=1, metadata=_range(1))  # k of Algorithm 1
+
+
+@dataclass
+class OptimConfig:
+    name: str = field(default="momentum", metadata=_choice("momentum", "adam"))
+    lr: float = field(default=0.1, metadata=_range(0, lo_open=True))
+    lr_decay: float = field(default=1.000004, metadata=_range(1))  # lr /= this every step
+    lr_min: float = field(default=1e-6, metadata=_range(0))
+    momentum_start: float = field(default=0.5, metadata=_range(0, 1, hi_open=True))
+    momentum_end: float = field(default=0.7, metadata=_range(0, 1, hi_open=True))
+    momentum_saturate_epoch: int = field(default=250, metadata=_range(1))
+    beta1: float = field(default=0.5, metadata=_range(0, 1, hi_open=True))
+    beta2: float = field(default=0.999, metadata=_range(0, 1, hi_open=True))
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = field(default=0, metadata=_range(0))  # 0: until stopped
+    max_steps: int = field(default=0, metadata=_range(0))  # 0: no step budget
+    batch_size: int = field(default=100, metadata=_range(1))
+    seed: int = field(default=0, metadata=_range(0))
+    device: str = field(default="auto", metadata=_choice("auto", "cpu", "cuda", "mps"))
+    log_every: int = field(default=50, metadata=_range(1))  # steps
+    sample_every: int = field(default=1, metadata=_range(0))  # epochs, 0: never
+    checkpoint_every: int = field(default=1, metadata=_range(1))  # epochs
+    keep_checkpoints: int = field(default=3, metadata=_range(0))  # 0: keep all
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    game: GameConfig = field(default_factory=GameConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+
+def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:
+    """Coerce ``value`` to the field's type and check its rule; raise ConfigError if it fails."""
+    name = f"{section}.{f.name}"
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, list):
+        ok = isinstance(value, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"{name} = {value!r} has the wrong type; expected "
+                          f"{type(default).__name__} like {default!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name} = {value!r} must be a finite number")
+    rule = f.metadata
+    if "choices" in rule and value not in rule["choices"]:
+        raise ConfigError(f"{name} = {value!r} is not one of {', '.join(rule['choices'])}")
+    if "range" in rule:
+        lo, hi, lo_open, hi_open = rule["range"]
+        bad = (lo is not None and (value <= lo if lo_open else value < lo)) or (
+            hi is not None and (value >= hi if hi_open else value > hi))
+        if bad:
+            lo_s = "" if lo is None else f"{lo} {'<' if lo_open else '<='} "
+            hi_s = "" if hi is None else f" {'<' if hi_open else '<='} {hi}"
+            raise ConfigError(f"{name} = {value!r} is out of range; need {lo_s}{f.name}{hi_s}")
+    return value
+
+
+def merge(config: Config, overrides: dict[str, Any], source: str) -> Config:
+    """Return ``config`` with the nested ``overrides`` applied; unknown keys are errors."""
+    config = dataclasses.replace(config)
+    for section, values in overrides.items():
+        if section not in {f.name for f in dataclasses.fields(Config)}:
+            raise ConfigError(f"unknown config section [{section}] in {source}; known: "
+                              + ", ".join(f.name for f in dataclasses.fields(Config)))
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section}] in {source} must be a table of keys")
+        sub = getattr(config, section)
+        fields = {f.name: f for f in dataclasses.fields(sub)}
+        changes = {}
+        for key, value in values.items():
+            if key not in fields:
+                raise ConfigError(f"unknown config key {section}.{key} in {source}; known: "
+                                  + ", ".join(fields))
+            changes[key] = _check_value(section, fields[key], value)
+        setattr(config, section, dataclasses.replace(sub, **changes))
+    return config
+
+
+def parse_set(assignment: str) -> dict[str, Any]:
+    """Turn ``section.key=value`` into a nested dict; the value is read as TOML, else a string."""
+    path, sep, raw = assignment.partition("=")
+    section, dot, key = path.strip().partition(".")
+    if not sep or not dot or not section or not key:
+        raise ConfigError(f"--set {assignment!r} is not of the form section.key=value, "
+                          "e.g. --set train.epochs=5")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return {section: {key: value}}
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; check the path") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("gankit.presets").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def preset_text(name: str) -> str:
+    if name not in preset_names():
+        raise ConfigError(f"unknown preset {name!r}; `gankit presets` lists them: "
+                          + ", ".join(preset_names()))
+    return resources.files("gankit.presets").joinpath(f"{name}.toml").read_text("utf-8")
+
+
+def preset_summary(name: str) -> str:
+    """The preset's first comment line, its one-line description."""
+    first = preset_text(name).splitlines()[0]
+    return first.lstrip("# ").strip()
+
+
+def build_config(preset: str | None = None, config_file: str | Path | None = None,
+                 sets: list[str] | tuple[str, ...] = (),
+                 overrides: dict[str, Any] | None = None) -> Config:
+    """Resolve a configuration from its layers, checking every value on the way."""
+    config = Config()
+    if preset:
+        config = merge(config, tomllib.loads(preset_text(preset)), f"preset {preset}")
+    if config_file:
+        config = merge(config, read_toml(config_file), str(config_file))
+    for assignment in sets:
+        config = merge(config, parse_set(assignment), f"--set {assignment}")
+    if overrides:
+        for dotted, value in overrides.items():
+            config = merge(config, _nest(dotted, value), "overrides")
+    return config
+
+
+def _nest(dotted: str, value: Any) -> dict[str, Any]:
+    section, _, key = dotted.partition(".")
+    if not key:
+        raise ConfigError(f"override {dotted!r} must name section.key")
+    return {section: {key: value}}
+
+
+def load_config_toml(path: str | Path) -> Config:
+    """Read a run's saved ``config.toml`` back into a Config (used by resume and sample)."""
+    return merge(Config(), read_toml(path), str(path))

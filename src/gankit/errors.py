@@ -1,0 +1,31 @@
+"""Errors a user can act on.
+
+Each carries one line that names the problem and the fix; the CLI prints it and exits with
+``exit_code`` instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+
+class GankitError(Exception):
+    """Bad input: a missing or corrupt file, an invalid config value, a wrong checkpoint."""
+
+    exit_code = 2
+
+
+class ConfigError(GankitError):
+    """A configuration value or key that cannot be used."""
+
+
+class DataError(GankitError):
+    """A dataset that is missing, truncated or fails its checksum."""
+
+
+class CheckpointError(GankitError):
+    """A checkpoint that is damaged or belongs to another model."""
+
+
+class DivergenceError(GankitError):
+    """Training produced NaN or inf; the last good checkpoint was kept."""
+
+    exit_code = 1

@@ -1,0 +1,71 @@
+"""Optimisers and their schedules: the authors' classic momentum, and Adam.
+
+Learning rate: lr_t = max(lr / decay**t, lr_min) after t updates of that player (pylearn2's
+ExponentialDecay). Momentum: linear from ``momentum_start`` at epoch 1 to ``momentum_end`` at
+``momentum_saturate_epoch``, constant after (pylearn2's MomentumAdjustor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+from gankit.config import OptimConfig
+
+
+class ClassicMomentumSGD(torch.optim.Optimizer):
+    """inc = mu * inc - lr * g; p += inc.
+
+    Not torch.optim.SGD, whose buf = mu * buf + g; p -= lr * buf differs from this once the
+    learning rate changes between steps, as it does every step here.
+    """
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float,
+                 momentum: float = 0.5) -> None:
+        super().__init__(params, {"lr": lr, "momentum": momentum})
+
+    @torch.no_grad()
+    def step(self, closure: None = None) -> None:  # type: ignore[override]
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            incs = []
+            for p in params:
+                state = self.state[p]
+                if "inc" not in state:
+                    state["inc"] = torch.zeros_like(p)
+                incs.append(state["inc"])
+            torch._foreach_mul_(incs, group["momentum"])
+            torch._foreach_add_(incs, [p.grad for p in params], alpha=-group["lr"])
+            torch._foreach_add_(params, incs)
+
+
+def lr_at(cfg: OptimConfig, updates: int) -> float:
+    """The learning rate used by update number ``updates`` (counting from 0)."""
+    return max(cfg.lr / cfg.lr_decay**updates, cfg.lr_min)
+
+
+def momentum_at(cfg: OptimConfig, epoch: int) -> float:
+    """The momentum of epoch ``epoch`` (counting from 1)."""
+    span = max(cfg.momentum_saturate_epoch - 1, 1)
+    frac = min(max(epoch - 1, 0) / span, 1.0)
+    return cfg.momentum_start + (cfg.momentum_end - cfg.momentum_start) * frac
+
+
+def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]
+                    ) -> tuple[torch.optim.Optimizer, LambdaLR]:
+    """The optimiser and its per-update learning-rate decay."""
+    if cfg.name == "momentum":
+        opt: torch.optim.Optimizer = ClassicMomentumSGD(params, cfg.lr, cfg.momentum_start)
+    else:
+        opt = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    return opt, LambdaLR(opt, lambda t: lr_at(cfg, t) / cfg.lr)
+
+
+def set_momentum(opt: torch.optim.Optimizer, momentum: float) -> None:
+    for group in opt.param_groups:
+        if "momentum" in group:
+            group["momentum"] = momentum

@@ -1,0 +1,293 @@
+"""The training loop: one loop for every model; the update itself lives in gankit.schedules.
+
+It owns the run's state (step, epoch, position in the epoch, RNG), writes logs, sample grids
+and checkpoints, and restores all of it on resume so that a resumed CPU run ends bit-identical
+to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from gankit import checkpoint as ckpt
+from gankit.config import Config
+from gankit.data import epoch_batches, load_dataset
+from gankit.devices import resolve_device
+from gankit.errors import CheckpointError, ConfigError, DivergenceError
+from gankit.figures import save_grid
+from gankit.losses import GENERATOR_LOSSES
+from gankit.nets import build_discriminator, build_generator
+from gankit.noise import sample_noise
+from gankit.optim import build_optimizer, momentum_at, set_momentum
+from gankit.runs import CONFIG, METRICS, MetricsLog, run_info, write_run_info
+from gankit.schedules import SCHEDULES, Player, batches_per_step
+
+GRID_SIZE = 100  # the fixed noise batch drawn as a 10 x 10 grid every epoch
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    epoch: int
+    checkpoint: Path | None
+    stopped_by: int | None = None  # the signal number when a signal ended the run early
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed for a named stream (e.g. the data order of one epoch) of a run's seed."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, np.uint64)[0] >> 1)
+
+
+def validate(cfg: Config) -> None:
+    """Checks that involve more than one value (single values are checked by gankit.config)."""
+    if cfg.game.schedule == "simultaneous" and cfg.game.d_steps != 1:
+        raise ConfigError(f"game.d_steps = {cfg.game.d_steps} needs game.schedule = "
+                          "'alternating'; the simultaneous update takes one step of each player")
+    if cfg.optim.lr_min > cfg.optim.lr:
+        raise ConfigError(f"optim.lr_min = {cfg.optim.lr_min} exceeds optim.lr = {cfg.optim.lr}")
+
+
+class _StopRequests:
+    """SIGINT/SIGTERM ask the loop to stop after the current step; a second one stops at once."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self) -> _StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir: Path, resume_from: Path | None = None,
+                 progress: bool = True) -> None:
+        validate(cfg)
+        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        self.device = resolve_device(cfg.train.device)
+        torch.manual_seed(cfg.train.seed)
+        self.data = load_dataset(cfg.data.name, "train", cfg.data.data_dir)
+        self.images = self.data.images.to(self.device)
+        bs = cfg.train.batch_size
+        if bs > len(self.data):
+            raise ConfigError(f"train.batch_size = {bs} exceeds the {len(self.data)} training "
+                              f"images of {cfg.data.name}; use a smaller batch")
+        self.per_step = batches_per_step(cfg.game.schedule, cfg.game.d_steps)
+        self.steps_per_epoch = len(self.data) // bs // self.per_step
+        if self.steps_per_epoch == 0:
+            raise ConfigError(f"an epoch of {len(self.data)} images holds no full iteration of "
+                              f"{self.per_step} batches of {bs}; lower game.d_steps or the batch")
+        g_net = build_generator(cfg.model, self.data.shape, self.data.pixel_mean())
+        d_net = build_discriminator(cfg.model, self.data.shape)
+        self.g = Player(g_net.to(self.device), *build_optimizer(cfg.optim, g_net.parameters()))
+        self.d = Player(d_net.to(self.device), *build_optimizer(cfg.optim, d_net.parameters()))
+        self.step_fn = SCHEDULES[cfg.game.schedule]
+        self.g_loss = GENERATOR_LOSSES[cfg.game.g_loss]
+        fixed = torch.Generator().manual_seed(derived_seed(cfg.train.seed, 1))
+        self.fixed_noise = sample_noise(GRID_SIZE, cfg.model.noise_dim, cfg.model.prior, "cpu",
+                                        fixed).to(self.device)
+        self.step = self.epoch = self.batch_in_epoch = 0
+        self.train_seconds = 0.0
+        self.metrics = MetricsLog(self.run_dir / METRICS)
+        self.last_checkpoint: Path | None = None
+        # Step at which each player's (D, G) loss was first non-finite, -1 while finite; kept
+        # on the device so that the check costs no host synchronisation per step.
+        self._first_bad = torch.full((2,), -1, device=self.device)
+        if resume_from is not None:
+            self._load(resume_from)
+        else:
+            (self.run_dir / CONFIG).write_text(cfg.to_toml(), "utf-8")
+            write_run_info(self.run_dir, run_info(cfg.train.seed, self.device))
+
+    # ----------------------------------------------------------------- state
+    def _state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors = {f"G/{k}": v for k, v in self.g.net.state_dict().items()}
+        tensors |= {f"D/{k}": v for k, v in self.d.net.state_dict().items()}
+        state: dict[str, Any] = {}
+        for name, player in (("G", self.g), ("D", self.d)):
+            t, tree = ckpt.flatten_state(f"opt_{name}", player.opt.state_dict())
+            tensors |= t
+            state[f"opt_{name}"] = tree
+            state[f"lr_{name}"] = player.lr_schedule.state_dict()
+        tensors["rng/cpu"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng/cuda"] = torch.cuda.get_rng_state(self.device)
+        state |= {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                  "train_seconds": self.train_seconds, "config": self.cfg.to_dict(),
+                  "image_shape": list(self.data.shape)}
+        return tensors, state
+
+    def _load(self, path: Path) -> None:
+        tensors, state = ckpt.read_checkpoint(path)
+        try:
+            for prefix, net in (("G/", self.g.net), ("D/", self.d.net)):
+                net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
+                                     if k.startswith(prefix)})
+            for name, player in (("G", self.g), ("D", self.d)):
+                player.opt.load_state_dict(ckpt.unflatten_state(state[f"opt_{name}"], tensors))
+                player.lr_schedule.load_state_dict(state[f"lr_{name}"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise CheckpointError(f"checkpoint {path} does not fit this model ({first}); resume "
+                                  "with the config the run was started with") from None
+        torch.set_rng_state(tensors["rng/cpu"])
+        if "rng/cuda" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["rng/cuda"], self.device)
+        self.step, self.epoch = state["step"], state["epoch"]
+        self.batch_in_epoch = state["batch_in_epoch"]
+        self.train_seconds = state.get("train_seconds", 0.0)
+        self.last_checkpoint = path
+        self.metrics.truncate_after(self.step)
+        self.metrics.write({"event": "resumed", "step": self.step, "epoch": self.epoch,
+                            "checkpoint": path.name})
+
+    def save_checkpoint(self) -> Path:
+        self._check_weights()
+        name = f"epoch-{self.epoch:04d}" + (f"-step-{self.step:08d}" if self.batch_in_epoch else "")
+        tensors, state = self._state()
+        root = self.run_dir / "checkpoints"
+        self.last_checkpoint = ckpt.save_checkpoint(root, name, tensors, state)
+        ckpt.prune(root, self.cfg.train.keep_checkpoints)
+        return self.last_checkpoint
+
+    # ----------------------------------------------------------------- checks
+    def _diverged(self, player: str, what: str) -> DivergenceError:
+        kept = (f"the last good checkpoint {self.last_checkpoint} was kept"
+                if self.last_checkpoint else "no checkpoint had been written yet")
+        self.metrics.write({"event": "diverged", "step": self.step, "player": player})
+        return DivergenceError(f"training diverged at step {self.step} (epoch {self.epoch + 1}): "
+                               f"the {player}'s {what} became NaN or inf; {kept}; lower "
+                               "optim.lr or resume from that checkpoint")
+
+    def _check_weights(self) -> None:
+        for name, player in (("generator", self.g), ("discriminator", self.d)):
+            if not all(torch.isfinite(p).all() for p in player.net.parameters()):
+                raise self._diverged(name, "weights")
+
+    # ----------------------------------------------------------------- loop
+    def _log(self, sums: list[torch.Tensor], count: int, seconds: float) -> dict[str, float]:
+        d_loss, g_loss, d_real, d_fake = (float(s) / count for s in sums)
+        if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
+            # Blame the player whose loss went bad first; NaN spreads to the other a step later.
+            d_first, g_first = (int(v) for v in self._first_bad)
+            first = min(v for v in (d_first, g_first) if v >= 0)
+            players = [n for n, v in (("discriminator", d_first), ("generator", g_first))
+                       if v == first]
+            raise self._diverged(" and ".join(players), "loss")
+        record = {"step": self.step, "epoch": self.epoch + 1, "d_loss": d_loss, "g_loss": g_loss,
+                  "d_real": d_real, "d_fake": d_fake, "lr": self.d.lr,
+                  "momentum": self.d.opt.param_groups[0].get("momentum"),
+                  "samples_per_s": count * self.per_step * self.cfg.train.batch_size / seconds,
+                  "time": round(self.train_seconds, 3)}
+        self.metrics.write(record)
+        return record
+
+    def _write_grid(self) -> None:
+        with torch.no_grad():
+            images = self.g.net(self.fixed_noise)
+        h = images.shape[-1]
+        save_grid(images, self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png", nrow=10,
+                  scale=max(1, 56 // h))
+
+    def _budget_spent(self) -> bool:
+        return 0 < self.cfg.train.max_steps <= self.step
+
+    def _run_epoch(self, stop: _StopRequests) -> bool:
+        """Train until the epoch ends, the step budget is spent or a signal asks to stop.
+
+        Returns True when the epoch ran to its end.
+        """
+        cfg = self.cfg.train
+        for p in (self.g, self.d):
+            set_momentum(p.opt, momentum_at(self.cfg.optim, self.epoch + 1))
+        order = torch.Generator().manual_seed(derived_seed(cfg.seed, 2, self.epoch + 1))
+        batches = epoch_batches(len(self.data), cfg.batch_size, order)
+        end = self.steps_per_epoch * self.per_step
+        bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch // self.per_step,
+                   desc=f"epoch {self.epoch + 1}", leave=False,
+                   disable=None if self.progress else True, dynamic_ncols=True)
+        sums = [torch.zeros((), device=self.device) for _ in range(4)]
+        count, tick = 0, time.perf_counter()
+        try:
+            while self.batch_in_epoch < end:
+                idx = batches[self.batch_in_epoch:self.batch_in_epoch + self.per_step]
+                stats = self.step_fn(self.g, self.d, [self.images[i.to(self.device)] for i in idx],
+                                     self.g_loss)
+                self.step += 1
+                self.batch_in_epoch += self.per_step
+                count += 1
+                for total, value in zip(sums, stats, strict=True):
+                    total += value
+                bad = ~torch.isfinite(torch.stack([stats.d_loss, stats.g_loss]))
+                self._first_bad = torch.where(bad & (self._first_bad < 0), self.step,
+                                              self._first_bad)
+                bar.update(1)
+                interrupted = stop.signum is not None or self._budget_spent()
+                if self.step % cfg.log_every == 0 or interrupted or self.batch_in_epoch == end:
+                    elapsed = time.perf_counter() - tick
+                    self.train_seconds += elapsed
+                    rec = self._log(sums, count, elapsed)
+                    bar.set_postfix(D=f"{rec['d_loss']:.3f}", G=f"{rec['g_loss']:.3f}",
+                                    Dx=f"{rec['d_real']:.2f}", DGz=f"{rec['d_fake']:.2f}",
+                                    sps=f"{rec['samples_per_s']:.0f}", refresh=False)
+                    sums = [torch.zeros((), device=self.device) for _ in range(4)]
+                    count, tick = 0, time.perf_counter()
+                if interrupted and self.batch_in_epoch < end:
+                    return False
+        finally:
+            bar.close()
+        return True
+
+    def _end_epoch(self) -> None:
+        cfg = self.cfg.train
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        if cfg.sample_every and self.epoch % cfg.sample_every == 0:
+            self._write_grid()
+        if self.epoch % cfg.checkpoint_every == 0 or self.epoch == cfg.epochs \
+                or self._budget_spent():
+            self.save_checkpoint()
+        self.metrics.write({"event": "epoch_end", "step": self.step, "epoch": self.epoch,
+                            "time": round(self.train_seconds, 3)})
+        if self.progress:
+            tqdm.write(f"epoch {self.epoch}: step {self.step}, {self.train_seconds:.0f}s of "
+                       "training")
+
+    def fit(self) -> TrainResult:
+        epochs = self.cfg.train.epochs
+        with _StopRequests() as stop:
+            while (epochs == 0 or self.epoch < epochs) and not self._budget_spent():
+                if self._run_epoch(stop):
+                    self._end_epoch()
+                    if stop.signum is None:
+                        continue
+                else:
+                    self.save_checkpoint()
+                if stop.signum is not None:
+                    self.metrics.write({"event": "stopped", "step": self.step,
+                                        "signal": stop.signum})
+                    return TrainResult(self.run_dir, self.step, self.epoch,
+                                       self.last_checkpoint, stop.signum)
+        return TrainResult(self.run_dir, self.step, self.epoch, self.last_checkpoint)

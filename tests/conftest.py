@@ -1,0 +1,36 @@
+"""Shared fixtures. MNIST comes from $GANKIT_DATA_DIR (CI points it at ../shared/data)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gankit.data.mnist import FILES
+
+
+def _mnist_available() -> Path | None:
+    root = os.environ.get("GANKIT_DATA_DIR")
+    if not root:
+        return None
+    folder = Path(root) / "mnist"
+    ok = all((folder / f"{n}.gz").exists() or (folder / n).exists() for n in FILES)
+    return Path(root) if ok else None
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """The data root holding mnist/; skipped only outside CI when no copy is at hand."""
+    root = _mnist_available()
+    if root is None:
+        if os.environ.get("GANKIT_REQUIRE_MNIST") == "1":
+            pytest.fail("GANKIT_REQUIRE_MNIST=1 but $GANKIT_DATA_DIR/mnist lacks the MNIST files")
+        pytest.skip("MNIST not found: set GANKIT_DATA_DIR to a folder holding mnist/")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _quiet_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """No test may write to the user's real cache directory."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -1,0 +1,107 @@
+"""The command line, run as a user runs it: a subprocess, its exit code and its stderr."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import TINY
+
+
+def gankit(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _sets(*extra):
+    return [a for s in (*TINY, *extra) for a in ("--set", s)]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    r = gankit("train", "--preset", "quickstart", "--epochs", "1", "--out", out, "--quiet",
+               *_sets())
+    assert r.returncode == 0, r.stderr
+    assert "trained 1 epochs" in r.stdout
+    return out
+
+
+def test_presets_lists_one_line_each():
+    r = gankit("presets")
+    assert r.returncode == 0
+    lines = r.stdout.strip().splitlines()
+    assert any(line.startswith("paper-mnist ") for line in lines)
+    assert any(line.startswith("quickstart ") for line in lines)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "--preset", "nope"], "unknown preset 'nope'"),
+    (["train", "--preset", "quickstart", "--set", "game.d_steps=0"], "game.d_steps = 0"),
+    (["train", "--preset", "quickstart", "--set", "optim.lr=-0.1"], "optim.lr = -0.1"),
+    (["train", "--preset", "quickstart", "--set", "train.batch_size=0"], "train.batch_size"),
+    (["train", "--preset", "quickstart", "--epochs", "-1"], "train.epochs = -1"),
+    (["train", "--preset", "quickstart", "--set", "train.colour=1"], "unknown config key"),
+    (["train", "--config", "/no/such.toml"], "does not exist"),
+    (["sample", "/no/such/run", "--out", "x.png"], "neither a run directory"),
+])
+def test_bad_input_one_line_exit_2(args, fragment, tmp_path):
+    r = gankit(*args, "--quiet" if args[0] == "train" else "-n", *([] if args[0] == "train"
+                                                                   else ["4"]), cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("gankit: error: ")
+    assert fragment in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+def test_sample_writes_grid_and_npy(run_dir, tmp_path):
+    r = gankit("sample", run_dir, "-n", "16", "--out", tmp_path / "g.png", "--npy",
+               tmp_path / "s.npy")
+    assert r.returncode == 0, r.stderr
+    x = np.load(tmp_path / "s.npy")
+    assert x.shape == (16, 1, 8, 8) and x.min() >= 0 and x.max() <= 1
+    assert (tmp_path / "g.png").stat().st_size > 100
+
+
+def test_resume_refuses_changed_config_and_existing_out_is_kept(run_dir):
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    r = gankit("train", "--resume", run_dir, "--preset", "quickstart", "--quiet")
+    assert r.returncode == 2 and "drop --preset" in r.stderr
+    r = gankit("train", "--preset", "quickstart", "--out", run_dir, "--quiet", *_sets())
+    assert r.returncode == 2 and "already exists" in r.stderr
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+
+
+def test_resume_extends_the_run(run_dir, tmp_path):
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    r = gankit("train", "--resume", copy, "--epochs", "2", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "trained 2 epochs" in r.stdout
+    events = [json.loads(line).get("event") for line in
+              (copy / "metrics.jsonl").read_text().splitlines()]
+    assert events.count("epoch_end") == 2 and "resumed" in events
+
+
+def test_damaged_checkpoint_is_named(run_dir, tmp_path):
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    (ck,) = [p for p in (copy / "checkpoints").iterdir() if p.is_dir()]
+    f = ck / "tensors.safetensors"
+    f.write_bytes(f.read_bytes()[:-100])
+    r = gankit("sample", ck, "-n", "4", "--out", tmp_path / "g.png")
+    assert r.returncode == 2 and "is damaged" in r.stderr and str(ck) in r.stderr
+    r = gankit("train", "--resume", copy, "--epochs", "2", "--quiet")
+    assert r.returncode == 2 and "no intact checkpoint" in r.stderr
+
+
+def test_divergence_exits_1(tmp_path):
+    r = gankit("train", "--preset", "quickstart", "--out", tmp_path / "r", "--epochs", "2",
+               "--quiet", *_sets("optim.lr=1e30", "optim.momentum_start=0.9",
+                                 "optim.momentum_end=0.9"))
+    assert r.returncode == 1, r.stderr
+    assert "training diverged at step" in r.stderr and r.stderr.count("\n") == 1

@@ -1,0 +1,137 @@
+import os
+import signal
+
+import pytest
+import torch
+from helpers import tiny_config
+
+from gankit import checkpoint as ckpt
+from gankit.api import load_generator, resume, sample, train
+from gankit.config import merge
+from gankit.errors import CheckpointError, ConfigError, DivergenceError, GankitError
+from gankit.runs import read_metrics
+from gankit.trainer import Trainer
+
+
+def _weights(run_dir):
+    tensors, state = ckpt.read_checkpoint(ckpt.resolve(run_dir)[0])
+    return {k: v for k, v in tensors.items() if k[:2] in ("G/", "D/", "op")}, state
+
+
+@pytest.mark.parametrize("schedule", ["simultaneous", "alternating"])
+def test_resume_is_bit_identical(tmp_path, schedule):
+    sets = [f"game.schedule={schedule}", "train.epochs=2"]
+    if schedule == "alternating":
+        sets.append("game.d_steps=2")
+    train(config=tiny_config(*sets), out=tmp_path / "whole", progress=False)
+    train(config=tiny_config(*sets, "train.epochs=1"), out=tmp_path / "split", progress=False)
+    resume(tmp_path / "split", epochs=2, progress=False)
+    a, sa = _weights(tmp_path / "whole")
+    b, sb = _weights(tmp_path / "split")
+    assert a.keys() == b.keys() and len(a) > 10
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert sa["step"] == sb["step"] and sa["epoch"] == sb["epoch"] == 2
+
+
+def test_sigint_mid_epoch_checkpoints_and_resumes_bit_identical(tmp_path, monkeypatch):
+    cfg = tiny_config("train.epochs=1")
+    train(config=cfg, out=tmp_path / "whole", progress=False)
+    (tmp_path / "split").mkdir()
+    trainer = Trainer(cfg, tmp_path / "split", progress=False)
+    inner = trainer.step_fn
+
+    def step_then_signal(*args):
+        out = inner(*args)
+        if trainer.step == 9:  # the 10th step is running
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    trainer.step_fn = step_then_signal
+    result = trainer.fit()
+    assert result.stopped_by == signal.SIGINT and result.step == 10
+    assert result.checkpoint.name == "epoch-0000-step-00000010"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    resume(tmp_path / "split", progress=False)
+    a, _ = _weights(tmp_path / "whole")
+    b, _ = _weights(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    events = [r.get("event") for r in read_metrics(tmp_path / "split")]
+    assert "stopped" in events and "resumed" in events
+
+
+def test_run_directory_contents(tmp_path):
+    result = train(config=tiny_config("train.epochs=2"), out=tmp_path / "r", progress=False)
+    run = result.run_dir
+    assert {"config.toml", "run.json", "metrics.jsonl", "samples", "checkpoints"} <= {
+        p.name for p in run.iterdir()}
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-0001.png",
+                                                                   "epoch-0002.png"]
+    rows = [r for r in read_metrics(run) if "d_loss" in r]
+    assert {"step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "lr", "momentum",
+            "samples_per_s"} <= rows[0].keys()
+    assert rows[-1]["step"] == result.step == 2 * (1397 // 50)
+    import json
+    info = json.loads((run / "run.json").read_text())
+    assert info["seed"] == 0 and info["versions"]["torch"] == torch.__version__
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        train(config=tiny_config("train.epochs=1", f"train.seed={seed}"), out=tmp_path / name,
+              progress=False)
+    a, b, c = (_weights(tmp_path / n)[0]["G/out.weight"] for n in "abc")
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_existing_run_directory_is_never_overwritten(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "precious.txt").write_text("keep")
+    with pytest.raises(GankitError, match="already exists and is not empty"):
+        train(config=tiny_config("train.epochs=1"), out=run, progress=False)
+    assert [p.name for p in run.iterdir()] == ["precious.txt"]
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    cfg = tiny_config("train.epochs=3")
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    inner = trainer.g_loss
+
+    def poisoned(logits):
+        loss = inner(logits)
+        return loss * float("nan") if trainer.epoch >= 1 else loss
+
+    trainer.g_loss = poisoned
+    with pytest.raises(DivergenceError, match="generator's .*epoch-0001 was kept") as info:
+        trainer.fit()
+    assert info.value.exit_code == 1
+    good = ckpt.resolve(tmp_path)[0]
+    assert good.name == "epoch-0001"
+    tensors, _ = ckpt.read_checkpoint(good)
+    assert all(torch.isfinite(t).all() for k, t in tensors.items() if k[:2] in ("G/", "D/"))
+    assert any(r.get("event") == "diverged" for r in read_metrics(tmp_path))
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path):
+    train(config=tiny_config("train.epochs=1"), out=tmp_path / "r", progress=False)
+    other = merge(tiny_config(), {"model": {"g_hidden": [32, 32]}}, "test")
+    path = ckpt.resolve(tmp_path / "r")[0]
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        Trainer(other, tmp_path / "r", resume_from=path, progress=False)
+
+
+def test_multi_value_rules():
+    with pytest.raises(ConfigError, match="needs game.schedule = 'alternating'"):
+        Trainer(tiny_config("game.d_steps=2"), "unused", progress=False)
+    with pytest.raises(ConfigError, match="exceeds the 1397 training images"):
+        Trainer(tiny_config("train.batch_size=5000"), "unused", progress=False)
+
+
+def test_sample_api(tmp_path):
+    train(config=tiny_config("train.epochs=1"), out=tmp_path / "r", progress=False)
+    x = sample(tmp_path / "r", 2500, seed=3, batch_size=1000)
+    assert x.shape == (2500, 1, 8, 8) and x.min() >= 0 and x.max() <= 1
+    assert torch.equal(x, sample(tmp_path / "r", 2500, seed=3, batch_size=300))
+    assert not torch.equal(x, sample(tmp_path / "r", 2500, seed=4))
+    g = load_generator(tmp_path / "r")
+    assert not g.training
