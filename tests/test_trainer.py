@@ -135,3 +135,32 @@ def test_sample_api(tmp_path):
     assert not torch.equal(x, sample(tmp_path / "r", 2500, seed=4))
     g = load_generator(tmp_path / "r")
     assert not g.training
+
+
+def test_callbacks_see_logs_and_add_epoch_metrics_without_changing_the_weights(tmp_path):
+    from gankit.trainer import Callback
+
+    class Probe(Callback):
+        def __init__(self):
+            self.logs, self.ended = 0, False
+
+        def on_log(self, trainer, record):
+            self.logs += 1
+
+        def on_epoch_end(self, trainer):
+            with torch.no_grad():
+                return {"probe": float(trainer.g.net(trainer.fixed_noise[:4]).mean())}
+
+        def on_train_end(self, trainer):
+            self.ended = True
+
+    probe = Probe()
+    (tmp_path / "a").mkdir()
+    Trainer(tiny_config("train.epochs=2"), tmp_path / "a", progress=False,
+            callbacks=[probe]).fit()
+    train(config=tiny_config("train.epochs=2"), out=tmp_path / "b", progress=False)
+    assert probe.ended and probe.logs >= 2 * (27 // 5)
+    assert [r["epoch"] for r in read_metrics(tmp_path / "a") if "probe" in r] == [1, 2]
+    a, _ = _weights(tmp_path / "a")
+    b, _ = _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)

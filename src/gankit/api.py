@@ -20,21 +20,22 @@ from gankit.errors import CheckpointError, GankitError
 from gankit.nets import build_generator
 from gankit.noise import sample_noise
 from gankit.runs import create_run_dir, default_run_dir
-from gankit.trainer import Trainer, TrainResult
+from gankit.trainer import Callback, Trainer, TrainResult
 
 
 def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None = None,
           config_file: str | os.PathLike | None = None, sets: Sequence[str] = (),
           overrides: dict[str, Any] | None = None, config: Config | None = None,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, callbacks: list[Callback] | None = None) -> TrainResult:
     """Train a new run; ``overrides`` maps ``"section.key"`` to a value (``--set`` in Python)."""
     cfg = config if config is not None else build_config(preset, config_file, sets, overrides)
     run_dir = create_run_dir(Path(out) if out else default_run_dir(preset))
-    return Trainer(cfg, run_dir, progress=progress).fit()
+    return Trainer(cfg, run_dir, progress=progress, callbacks=callbacks).fit()
 
 
 def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
-           device: str | None = None, progress: bool = True) -> TrainResult:
+           device: str | None = None, progress: bool = True,
+           callbacks: list[Callback] | None = None) -> TrainResult:
     """Continue a run from its newest intact checkpoint; ``epochs`` may extend it."""
     path, warnings = ckpt.resolve(run_dir)
     for w in warnings:
@@ -48,7 +49,8 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
         changes["device"] = device
     cfg = merge(cfg, {"train": changes}, "resume options")
     # Checkpoints live in RUN/checkpoints/<name>, so the run directory is two levels up.
-    return Trainer(cfg, path.parent.parent, resume_from=path, progress=progress).fit()
+    return Trainer(cfg, path.parent.parent, resume_from=path, progress=progress,
+                   callbacks=callbacks).fit()
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:

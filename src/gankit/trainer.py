@@ -35,6 +35,25 @@ from gankit.schedules import SCHEDULES, Player, batches_per_step
 GRID_SIZE = 100  # the fixed noise batch drawn as a 10 x 10 grid every epoch
 
 
+class Callback:
+    """Something that runs beside the loop (periodic evaluation, monitors, extra loggers).
+
+    Override what you need. ``on_epoch_end`` may return extra metrics, which the trainer writes
+    to the metrics log as one line with the step and epoch. Callbacks must not draw from the
+    global RNG, so that a run with them ends with the same weights as one without.
+    """
+
+    def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        """After each metrics line of the training losses is written."""
+
+    def on_epoch_end(self, trainer: Trainer) -> dict[str, Any] | None:
+        """After an epoch's grid and checkpoint are written."""
+        return None
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        """Once, when fit() returns normally or after a signal."""
+
+
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -83,9 +102,10 @@ class _StopRequests:
 
 class Trainer:
     def __init__(self, cfg: Config, run_dir: Path, resume_from: Path | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, callbacks: list[Callback] | None = None) -> None:
         validate(cfg)
         self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        self.callbacks = list(callbacks or [])
         self.device = resolve_device(cfg.train.device)
         torch.manual_seed(cfg.train.seed)
         self.data = load_dataset(cfg.data.name, "train", cfg.data.data_dir)
@@ -202,6 +222,8 @@ class Trainer:
                   "samples_per_s": count * self.per_step * self.cfg.train.batch_size / seconds,
                   "time": round(self.train_seconds, 3)}
         self.metrics.write(record)
+        for cb in self.callbacks:
+            cb.on_log(self, record)
         return record
 
     def _write_grid(self) -> None:
@@ -269,6 +291,10 @@ class Trainer:
         if self.epoch % cfg.checkpoint_every == 0 or self.epoch == cfg.epochs \
                 or self._budget_spent():
             self.save_checkpoint()
+        for cb in self.callbacks:
+            extra = cb.on_epoch_end(self)
+            if extra:
+                self.metrics.write({"step": self.step, "epoch": self.epoch, **extra})
         self.metrics.write({"event": "epoch_end", "step": self.step, "epoch": self.epoch,
                             "time": round(self.train_seconds, 3)})
         if self.progress:
@@ -276,6 +302,13 @@ class Trainer:
                        "training")
 
     def fit(self) -> TrainResult:
+        try:
+            return self._fit()
+        finally:
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+
+    def _fit(self) -> TrainResult:
         epochs = self.cfg.train.epochs
         with _StopRequests() as stop:
             while (epochs == 0 or self.epoch < epochs) and not self._budget_spent():
