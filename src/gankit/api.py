@@ -58,6 +58,9 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
     resolved, _ = ckpt.resolve(path)
     tensors, state = ckpt.read_checkpoint(resolved)
     cfg = merge(Config(), state["config"], f"{resolved}/state.json")
+    if cfg.game.name != "gan":
+        raise CheckpointError(f"{resolved} holds a {cfg.game.name} run, whose generators map "
+                              "images, not noise; use `gankit translate`")
     g = build_generator(cfg.model, tuple(state["image_shape"]))
     try:
         g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G/")})

@@ -59,6 +59,15 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _translate(args: argparse.Namespace) -> int:
+    from gankit.discogan.translate import translate_to_figure
+
+    path, n = translate_to_figure(args.checkpoint, args.source, args.out, args.images, args.n)
+    print(f"wrote {path} ({n} images from domain {args.source}: input, translation, "
+          "reconstruction)")
+    return 0
+
+
 def _presets(args: argparse.Namespace) -> int:
     for name in preset_names():
         print(f"{name:<16} {preset_summary(name)}")
@@ -91,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_sample)
+
+    tr = sub.add_parser("translate", help="translate images with a trained DiscoGAN, side by side")
+    tr.add_argument("checkpoint", type=Path, help="a DiscoGAN run directory or checkpoint folder")
+    tr.add_argument("--from", dest="source", required=True, choices=["A", "B"],
+                    help="the domain the images come from")
+    tr.add_argument("--images", nargs="+", type=Path, metavar="PATH",
+                    help="image files or folders (default: the run's built-in test images)")
+    tr.add_argument("--out", type=Path, required=True, help="the figure (PNG) to write")
+    tr.add_argument("-n", type=int, default=24, help="at most this many images")
+    tr.set_defaults(func=_translate)
 
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=_presets)

@@ -56,6 +56,7 @@ class ModelConfig:
 
 @dataclass
 class GameConfig:
+    name: str = field(default="gan", metadata=_choice("gan", "discogan"))  # who plays: trainer
     g_loss: str = field(default="non_saturating", metadata=_choice("non_saturating", "minimax"))
     schedule: str = field(default="simultaneous",
                           metadata=_choice("simultaneous", "alternating"))
@@ -89,12 +90,31 @@ class TrainConfig:
 
 
 @dataclass
+class DiscoGANConfig:
+    """Kim et al. 2017 (game.name = "discogan"): two generators, two discriminators."""
+
+    arch: str = field(default="conv", metadata=_choice("conv", "mlp"))  # mlp: 2-D points
+    width: int = field(default=64, metadata=_range(1))  # channels of the first conv layer
+    global_bottleneck: bool = True  # encode down to 1x1 (the paper's 5-layer variant)
+    hidden: list[int] = field(default_factory=lambda: [128, 128, 128])  # mlp layers
+    recon: str = field(default="l2", metadata=_choice("l2", "l1"))  # the paper: MSE
+    recon_weight: float = field(default=1.0, metadata=_range(0))  # the paper: 1
+    gan_weight: float = field(default=1.0, metadata=_range(0))  # the paper: 1
+    directions: str = field(default="both", metadata=_choice("both", "ab"))  # ab: G_AB only
+    folder_a: str = ""  # data.name = "folders": the two image folders
+    folder_b: str = ""
+    image_size: int = field(default=64, metadata=_range(4))  # folders are resized to this
+    channels: int = field(default=3, metadata=_range(1, 3))  # folders: 1 grey, 3 RGB
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     game: GameConfig = field(default_factory=GameConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    discogan: DiscoGANConfig = field(default_factory=DiscoGANConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

@@ -77,6 +77,42 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"optim.lr_min = {cfg.optim.lr_min} exceeds optim.lr = {cfg.optim.lr}")
 
 
+class GanGame:
+    """The default game (the 2014 GAN): one dataset, G maps noise to images, D judges them.
+
+    A game gives the trainer its data, the two players' networks, the update step and the
+    fixed input of the sample grids; ``game.name`` picks another (see ``build_game``).
+    """
+
+    def __init__(self, cfg: Config, device: torch.device) -> None:
+        self.data = load_dataset(cfg.data.name, "train", cfg.data.data_dir)
+        self.images = self.data.images.to(device)
+        self.g_net = build_generator(cfg.model, self.data.shape, self.data.pixel_mean())
+        self.d_net = build_discriminator(cfg.model, self.data.shape)
+        self.step_fn = SCHEDULES[cfg.game.schedule]
+        fixed = torch.Generator().manual_seed(derived_seed(cfg.train.seed, 1))
+        self.fixed_input = sample_noise(GRID_SIZE, cfg.model.noise_dim, cfg.model.prior, "cpu",
+                                        fixed)
+        self.device = device
+
+    def epoch_batches(self, batch_size: int, order: torch.Generator) -> list[torch.Tensor]:
+        return epoch_batches(len(self.data), batch_size, order)
+
+    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.images[idx.to(self.device)]
+
+    def grid(self, g: torch.nn.Module, fixed: torch.Tensor) -> torch.Tensor:
+        return g(fixed)
+
+
+def build_game(cfg: Config, device: torch.device) -> Any:
+    if cfg.game.name == "discogan":
+        from gankit.discogan.game import DiscoGame  # two domains, two G, two D
+
+        return DiscoGame(cfg, device)
+    return GanGame(cfg, device)
+
+
 class _StopRequests:
     """SIGINT/SIGTERM ask the loop to stop after the current step; a second one stops at once."""
 
@@ -108,8 +144,8 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.device = resolve_device(cfg.train.device)
         torch.manual_seed(cfg.train.seed)
-        self.data = load_dataset(cfg.data.name, "train", cfg.data.data_dir)
-        self.images = self.data.images.to(self.device)
+        self.game = build_game(cfg, self.device)
+        self.data = self.game.data
         bs = cfg.train.batch_size
         if bs > len(self.data):
             raise ConfigError(f"train.batch_size = {bs} exceeds the {len(self.data)} training "
@@ -119,15 +155,12 @@ class Trainer:
         if self.steps_per_epoch == 0:
             raise ConfigError(f"an epoch of {len(self.data)} images holds no full iteration of "
                               f"{self.per_step} batches of {bs}; lower game.d_steps or the batch")
-        g_net = build_generator(cfg.model, self.data.shape, self.data.pixel_mean())
-        d_net = build_discriminator(cfg.model, self.data.shape)
+        g_net, d_net = self.game.g_net, self.game.d_net
         self.g = Player(g_net.to(self.device), *build_optimizer(cfg.optim, g_net.parameters()))
         self.d = Player(d_net.to(self.device), *build_optimizer(cfg.optim, d_net.parameters()))
-        self.step_fn = SCHEDULES[cfg.game.schedule]
+        self.step_fn = self.game.step_fn
         self.g_loss = GENERATOR_LOSSES[cfg.game.g_loss]
-        fixed = torch.Generator().manual_seed(derived_seed(cfg.train.seed, 1))
-        self.fixed_noise = sample_noise(GRID_SIZE, cfg.model.noise_dim, cfg.model.prior, "cpu",
-                                        fixed).to(self.device)
+        self.fixed_noise = self.game.fixed_input.to(self.device)  # what the grids are drawn from
         self.step = self.epoch = self.batch_in_epoch = 0
         self.train_seconds = 0.0
         self.metrics = MetricsLog(self.run_dir / METRICS)
@@ -228,7 +261,7 @@ class Trainer:
 
     def _write_grid(self) -> None:
         with torch.no_grad():
-            images = self.g.net(self.fixed_noise)
+            images = self.game.grid(self.g.net, self.fixed_noise)
         h = images.shape[-1]
         save_grid(images, self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png", nrow=10,
                   scale=max(1, 56 // h))
@@ -245,7 +278,7 @@ class Trainer:
         for p in (self.g, self.d):
             set_momentum(p.opt, momentum_at(self.cfg.optim, self.epoch + 1))
         order = torch.Generator().manual_seed(derived_seed(cfg.seed, 2, self.epoch + 1))
-        batches = epoch_batches(len(self.data), cfg.batch_size, order)
+        batches = self.game.epoch_batches(cfg.batch_size, order)
         end = self.steps_per_epoch * self.per_step
         bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch // self.per_step,
                    desc=f"epoch {self.epoch + 1}", leave=False,
@@ -255,7 +288,7 @@ class Trainer:
         try:
             while self.batch_in_epoch < end:
                 idx = batches[self.batch_in_epoch:self.batch_in_epoch + self.per_step]
-                stats = self.step_fn(self.g, self.d, [self.images[i.to(self.device)] for i in idx],
+                stats = self.step_fn(self.g, self.d, [self.game.batch(i) for i in idx],
                                      self.g_loss)
                 self.step += 1
                 self.batch_in_epoch += self.per_step

@@ -1,0 +1,190 @@
+"""The DiscoGAN game, played by gankit's trainer when ``game.name = "discogan"``.
+
+Players: G = {G_AB, G_BA} and D = {D_A, D_B}, each pair one player with one optimiser (the
+paper optimises the two generators jointly, and the two discriminators jointly). Per pair of
+minibatches x_A, x_B (unpaired):
+
+    x_AB = G_AB(x_A), x_ABA = G_BA(x_AB),   x_BA = G_BA(x_B), x_BAB = G_AB(x_BA)
+    L_G = w_gan (L_GAN(D_B(x_AB)) + L_GAN(D_A(x_BA))) + w_rec (d(x_ABA, x_A) + d(x_BAB, x_B))
+    L_D = BCE(D_A(x_A), 1) + BCE(D_A(x_BA), 0) + BCE(D_B(x_B), 1) + BCE(D_B(x_AB), 0)
+
+with the paper's weights w_gan = w_rec = 1 and d the mean squared error (``discogan.recon``:
+l2; l1 is the option), L_GAN the generator loss of ``game.g_loss`` (non-saturating: the
+paper's). ``discogan.directions = "ab"`` keeps only the A -> B half: with w_rec = 0 it is the
+plain one-direction GAN the paper compares against (no reconstruction), with w_rec > 0 its
+"GAN with reconstruction loss". The update schedule is the trainer's (``game.schedule``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gankit.config import Config
+from gankit.data.images import epoch_batches
+from gankit.data.paired_domains import TwoDomains, load_domains
+from gankit.losses import discriminator_loss
+from gankit.nets.discogan import build_pairs
+from gankit.schedules import GLoss, Player, StepStats
+
+Tensor = torch.Tensor
+GRID_ROWS = 10  # images per row of the sample grid
+
+RECON = {"l2": F.mse_loss, "l1": F.l1_loss}
+
+
+def _pair_bce(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """BCE(D(x), 1) + BCE(D(fake), 0): one discriminator's term of L_D (no 2014 factor 1/2)."""
+    return 2 * discriminator_loss(real_logits, fake_logits)
+
+
+class DiscoLosses:
+    """The forward pass and both players' losses for one pair of minibatches."""
+
+    def __init__(self, gan_weight: float, recon_weight: float, recon: str,
+                 both_directions: bool) -> None:
+        self.gan_weight, self.recon_weight = gan_weight, recon_weight
+        self.distance = RECON[recon]
+        self.both = both_directions
+
+    def translate(self, g: nn.ModuleDict, x_a: Tensor, x_b: Tensor) -> dict[str, Tensor]:
+        out = {"ab": g["ab"](x_a)}
+        if self.recon_weight > 0:
+            out["aba"] = g["ba"](out["ab"])
+        if self.both:
+            out["ba"] = g["ba"](x_b)
+            if self.recon_weight > 0:
+                out["bab"] = g["ab"](out["ba"])
+        return out
+
+    def d_loss(self, d: nn.ModuleDict, x_a: Tensor, x_b: Tensor, fakes: dict[str, Tensor]
+               ) -> tuple[Tensor, Tensor, Tensor]:
+        """L_D, and the logits of the reals and the fakes (for D(x) and D(G(x)) in the log)."""
+        real, fake = [d["b"](x_b)], [d["b"](fakes["ab"])]
+        if self.both:
+            real.append(d["a"](x_a))
+            fake.append(d["a"](fakes["ba"]))
+        loss = sum(_pair_bce(r, f) for r, f in zip(real, fake, strict=True))
+        return loss, torch.cat(real), torch.cat(fake)
+
+    def g_loss(self, d: nn.ModuleDict, x_a: Tensor, x_b: Tensor, fakes: dict[str, Tensor],
+               adversarial: GLoss, fake_logits: list[Tensor] | None = None) -> Tensor:
+        logits = fake_logits or self.fake_logits(d, fakes)
+        loss = self.gan_weight * sum(adversarial(lg) for lg in logits)
+        if self.recon_weight > 0:
+            rec = self.distance(fakes["aba"], x_a)
+            if self.both:
+                rec = rec + self.distance(fakes["bab"], x_b)
+            loss = loss + self.recon_weight * rec
+        return loss
+
+    def fake_logits(self, d: nn.ModuleDict, fakes: dict[str, Tensor]) -> list[Tensor]:
+        return [d["b"](fakes["ab"])] + ([d["a"](fakes["ba"])] if self.both else [])
+
+
+def _grads(loss: Tensor, player: Player, retain: bool = False) -> tuple[Tensor, ...]:
+    """d loss / d params, zeros for the networks this variant leaves out (e.g. D_A in "ab")."""
+    params = player.params()
+    grads = torch.autograd.grad(loss, params, retain_graph=retain, allow_unused=True)
+    return tuple(torch.zeros_like(p) if g is None else g for p, g in zip(params, grads,
+                                                                         strict=True))
+
+
+def _stats(loss_d: Tensor, loss_g: Tensor, real: Tensor, fake: Tensor) -> StepStats:
+    return StepStats(loss_d.detach(), loss_g.detach(), torch.sigmoid(real.detach()).mean(),
+                     torch.sigmoid(fake.detach()).mean())
+
+
+def make_simultaneous(losses: DiscoLosses):
+    def step(g: Player, d: Player, reals: list[tuple[Tensor, Tensor]], adversarial: GLoss
+             ) -> StepStats:
+        """One forward; both players' gradients are taken before either moves."""
+        ((x_a, x_b),) = reals
+        fakes = losses.translate(g.net, x_a, x_b)
+        loss_d, real_logits, fake_logits = losses.d_loss(d.net, x_a, x_b, fakes)
+        fake_split = list(fake_logits.split(x_a.shape[0]))
+        loss_g = losses.g_loss(d.net, x_a, x_b, fakes, adversarial, fake_split)
+        d_grads = _grads(loss_d, d, retain=True)
+        g_grads = _grads(loss_g, g)
+        d.step(d_grads)
+        g.step(g_grads)
+        return _stats(loss_d, loss_g, real_logits, fake_logits)
+    return step
+
+
+def make_alternating(losses: DiscoLosses):
+    def step(g: Player, d: Player, reals: list[tuple[Tensor, Tensor]], adversarial: GLoss
+             ) -> StepStats:
+        """k D steps (each on its own pair of minibatches), then one G step on the last pair."""
+        for x_a, x_b in reals:
+            with torch.no_grad():
+                fakes = losses.translate(g.net, x_a, x_b)
+            loss_d, real_logits, fake_logits = losses.d_loss(d.net, x_a, x_b, fakes)
+            d.step(_grads(loss_d, d))
+        fakes = losses.translate(g.net, x_a, x_b)
+        loss_g = losses.g_loss(d.net, x_a, x_b, fakes, adversarial)
+        g.step(_grads(loss_g, g))
+        return _stats(loss_d, loss_g, real_logits, fake_logits)
+    return step
+
+
+SCHEDULES = {"simultaneous": make_simultaneous, "alternating": make_alternating}
+
+
+def build_losses(cfg: Config) -> DiscoLosses:
+    c = cfg.discogan
+    return DiscoLosses(c.gan_weight, c.recon_weight, c.recon, c.directions == "both")
+
+
+def domains_for(cfg: Config, split: str) -> TwoDomains:
+    c = cfg.discogan
+    return load_domains(cfg.data.name, split, cfg.data.data_dir or None, folder_a=c.folder_a,
+                        folder_b=c.folder_b, image_size=c.image_size, channels=c.channels)
+
+
+def point_density(points: Tensor, bins: int = 56, extent: float = 1.6) -> Tensor:
+    """2-D points as a (1, bins, bins) image of their histogram (for the toy's sample grid)."""
+    xy = ((points.reshape(-1, 2) + extent) / (2 * extent) * bins).long().clamp(0, bins - 1)
+    flat = (bins - 1 - xy[:, 1]) * bins + xy[:, 0]  # y up
+    hist = torch.bincount(flat, minlength=bins * bins).float().view(1, bins, bins)
+    return hist / hist.max().clamp_min(1)
+
+
+class DiscoGame:
+    """What the trainer needs from DiscoGAN: two domains, the player pairs, the step, grids."""
+
+    def __init__(self, cfg: Config, device: torch.device) -> None:
+        self.data = domains_for(cfg, "train")
+        self.device = device
+        self.a = self.data.a.images.to(device)
+        self.b = self.data.b.images.to(device)
+        self.g_net, self.d_net = build_pairs(cfg.discogan, self.data.shape)
+        self.losses = build_losses(cfg)
+        self.step_fn = SCHEDULES[cfg.game.schedule](self.losses)
+        self.points = cfg.discogan.arch == "mlp"
+        n = 1000 if self.points else GRID_ROWS
+        self.fixed_input = torch.cat([self.data.a.images[:n], self.data.b.images[:n]])
+
+    def epoch_batches(self, batch_size: int, order: torch.Generator) -> list[Tensor]:
+        """Each item is a (2, batch) tensor: indices into A and, independently shuffled, B."""
+        a = epoch_batches(len(self.data.a), batch_size, order)
+        b = epoch_batches(len(self.data.b), batch_size, order)
+        return [torch.stack(pair) for pair in zip(a, b, strict=False)]
+
+    def batch(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        idx = idx.to(self.device)
+        return self.a[idx[0]], self.b[idx[1]]
+
+    def grid(self, g: nn.ModuleDict, fixed: Tensor) -> Tensor:
+        """Rows: A, G_AB(A), G_BA(G_AB(A)), B, G_BA(B), G_AB(G_BA(B)) (toy: B and G_AB(A))."""
+        x_a, x_b = fixed.chunk(2)
+        was_training = g.training
+        g.eval()
+        try:
+            if self.points:
+                return torch.stack([point_density(x_b), point_density(g["ab"](x_a))])
+            ab, ba = g["ab"](x_a), g["ba"](x_b)
+            return torch.cat([x_a, ab, g["ba"](ab), x_b, ba, g["ab"](ba)])
+        finally:
+            g.train(was_training)
