@@ -264,6 +264,11 @@ def test_score_relation_against_hand_made_maps():
     perfect = nn.ModuleDict({"ab": Relation(rel.forward), "ba": Relation(rel.inverse)})
     s = score_relation(perfect, test, MeanClassifier())
     assert s.mae == 0 and s.back_mae < 1e-6 and s.accuracy == s.truth_accuracy == 1.0
+    truth = rel.forward(x)
+    assert s.constant_mae == pytest.approx(float((truth - truth.median(0).values).abs().mean()))
+    constant = nn.ModuleDict({"ab": Relation(lambda t: torch.zeros_like(t) + truth.median(0)
+                                             .values), "ba": Relation(lambda t: t)})
+    assert score_relation(constant, test).mae == pytest.approx(s.constant_mae)
     identity = nn.ModuleDict({"ab": Relation(lambda t: t), "ba": Relation(lambda t: t)})
     s = score_relation(identity, test, MeanClassifier())
     assert s.mae == pytest.approx(s.identity_mae) and s.mae == pytest.approx(

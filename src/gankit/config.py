@@ -103,7 +103,7 @@ class DiscoGANConfig:
     directions: str = field(default="both", metadata=_choice("both", "ab"))  # ab: G_AB only
     folder_a: str = ""  # data.name = "folders": the two image folders
     folder_b: str = ""
-    image_size: int = field(default=64, metadata=_range(4))  # folders are resized to this
+    image_size: int = field(default=64, metadata=_range(8))  # folders are resized to this
     channels: int = field(default=3, metadata=_range(1, 3))  # folders: 1 grey, 3 RGB
 
 

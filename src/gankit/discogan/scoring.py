@@ -1,9 +1,10 @@
 """How good is a learned map? Scores for G_AB (and G_BA) of a DiscoGAN run.
 
 - Against a known relation T (the built-in MNIST pairs): pixel error |G_AB(x) - T(x)| on test
-  digits, and the accuracy of the MNIST classifier on T^-1(G_AB(x)): the digit must survive
-  the mapping (a map that draws a different, plausible digit scores low even though D_B
-  cannot tell).
+  digits (beside the error of the best constant map: a collapsed G_AB gets the background
+  right and scores deceptively well on pixels alone), and the accuracy of the MNIST
+  classifier on T^-1(G_AB(x)): the digit must survive the mapping (a map that draws a
+  different, plausible digit scores low even though D_B cannot tell).
 - On the 2-D toy: the mode-to-mode assignment, read off by sending points of each A mode
   through G_AB and naming the nearest B mode of each image.
 """
@@ -61,6 +62,7 @@ class RelationScore:
     mae: float  # mean |G_AB(x) - T(x)|
     mse: float
     identity_mae: float  # mean |x - T(x)|: the error of doing nothing, for scale
+    constant_mae: float  # mean |m - T(x)|, m the pixel-wise median of T(x): the best constant map
     back_mae: float  # mean |G_BA(T(x)) - x|: the other direction
     accuracy: float | None = None  # classifier on T^-1(G_AB(x)); None without a classifier
     truth_accuracy: float | None = None  # the same classifier on the test digits themselves
@@ -76,6 +78,7 @@ def score_relation(g: nn.ModuleDict, test: TwoDomains, classifier: nn.Module | N
     ba = translate(g["ba"], truth)
     score = RelationScore(len(x), float((ab - truth).abs().mean()),
                           float(((ab - truth) ** 2).mean()), float((x - truth).abs().mean()),
+                          float((truth.median(0).values - truth).abs().mean()),
                           float((ba - x).abs().mean()))
     if classifier is not None and test.a.labels is not None:
         labels = test.a.labels[:n]
