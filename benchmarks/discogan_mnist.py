@@ -6,7 +6,7 @@ project's MNIST classifier is installed (gankit.metrics), its accuracy on T^-1(G
 Also writes each run's side-by-side figure (input, translation, reconstruction).
 
     python benchmarks/discogan_mnist.py --runs discogan=runs/inv-disco gan=runs/inv-gan \\
-        --figures docs/
+        --figures docs/   # writes docs/<name>-<data>.png
     # with --train, the runs are trained first (the discogan-mnist-* preset, one epoch each):
     python benchmarks/discogan_mnist.py --train --relation invert --dir runs/discogan-mnist
 """
@@ -58,7 +58,7 @@ def main() -> None:
                           **{k: round(v, 4) if isinstance(v, float) else v
                              for k, v in dataclasses.asdict(score).items()}}))
         if args.figures:
-            fig = args.figures / f"discogan-{name}-{cfg.data.name}.png"
+            fig = args.figures / f"{name}-{cfg.data.name}.png"
             fig.unlink(missing_ok=True)
             translate_to_figure(run, "A", fig, n=16)
             print(f"# wrote {fig}")
