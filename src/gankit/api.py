@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from gankit import checkpoint as ckpt
+from gankit import distributed
 from gankit.config import Config, build_config, merge
 from gankit.errors import CheckpointError, GankitError
 from gankit.nets import build_generator
@@ -29,8 +30,19 @@ def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None =
           progress: bool = True, callbacks: list[Callback] | None = None) -> TrainResult:
     """Train a new run; ``overrides`` maps ``"section.key"`` to a value (``--set`` in Python)."""
     cfg = config if config is not None else build_config(preset, config_file, sets, overrides)
-    run_dir = create_run_dir(Path(out) if out else default_run_dir(preset))
-    return Trainer(cfg, run_dir, progress=progress, callbacks=callbacks).fit()
+    ctx = distributed.from_env()
+    run_dir = Path(out) if out else default_run_dir(preset)
+    if ctx.active:  # every rank must use rank 0's directory name
+        run_dir = Path(distributed.broadcast_str(str(run_dir)))
+    failure = None
+    if ctx.is_main:
+        try:
+            create_run_dir(run_dir)
+        except GankitError as exc:
+            failure = exc
+    if ctx.any(failure is not None, torch.device("cpu")):
+        raise failure or GankitError(f"rank 0 could not create run directory {run_dir}")
+    return Trainer(cfg, run_dir, progress=progress, callbacks=callbacks, dist=ctx).fit()
 
 
 def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
@@ -50,7 +62,7 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
     cfg = merge(cfg, {"train": changes}, "resume options")
     # Checkpoints live in RUN/checkpoints/<name>, so the run directory is two levels up.
     return Trainer(cfg, path.parent.parent, resume_from=path, progress=progress,
-                   callbacks=callbacks).fit()
+                   callbacks=callbacks, dist=distributed.from_env()).fit()
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:

@@ -86,6 +86,7 @@ class TrainConfig:
     sample_every: int = field(default=1, metadata=_range(0))  # epochs, 0: never
     checkpoint_every: int = field(default=1, metadata=_range(1))  # epochs
     keep_checkpoints: int = field(default=3, metadata=_range(0))  # 0: keep all
+    sync_batchnorm: bool = False  # data-parallel: batch norm over the global batch
 
 
 @dataclass

@@ -25,28 +25,38 @@ Tensor = torch.Tensor
 
 @dataclass
 class Player:
-    """A network with its optimiser and learning-rate schedule."""
+    """A network with its optimiser and learning-rate schedule.
+
+    ``player(x)`` runs the forward pass whose backward updates this player: through the
+    DistributedDataParallel wrapper in a multi-process run, so its gradients are averaged over
+    the processes exactly once. ``player.net(x)`` bypasses the wrapper, for forward passes that
+    only carry the *other* player's gradient (D inside G's loss, G under no_grad in D's step).
+    """
 
     net: nn.Module
     opt: torch.optim.Optimizer
     lr_schedule: LambdaLR
+    ddp: nn.Module | None = None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return (self.ddp or self.net)(x)
 
     def params(self) -> list[nn.Parameter]:
         return [p for p in self.net.parameters() if p.requires_grad]
 
-    def step(self, grads: tuple[Tensor, ...]) -> None:
-        """One update from gradients matching ``params()``, then the lr schedule's tick."""
-        params = self.params()
-        for p, grad in zip(params, grads, strict=True):
-            p.grad = grad
+    def backward(self, loss: Tensor, retain_graph: bool = False) -> None:
+        """d loss / d own parameters only, into .grad (no gradient spent on the other player)."""
+        loss.backward(inputs=self.params(), retain_graph=retain_graph)
+
+    def step(self) -> None:
+        """One update from the gradients in .grad, then the lr schedule's tick."""
         self.opt.step()
         self.lr_schedule.step()
-        for p in params:
-            p.grad = None
+        self.opt.zero_grad(set_to_none=True)
 
     def apply(self, loss: Tensor) -> None:
-        """Step on d loss / d own parameters only (no gradient spent on the other player)."""
-        self.step(torch.autograd.grad(loss, self.params()))
+        self.backward(loss)
+        self.step()
 
     @property
     def lr(self) -> float:
@@ -68,14 +78,14 @@ GLoss = Callable[[Tensor], Tensor]
 def simultaneous_step(g: Player, d: Player, reals: list[Tensor], g_loss: GLoss) -> StepStats:
     """One minibatch; both gradients are taken before either player moves."""
     (real,) = reals
-    fake = g.net(g.net.sample_noise(real.shape[0]))
-    real_logits, fake_logits = d.net(real), d.net(fake)
+    fake = g(g.net.sample_noise(real.shape[0]))
+    real_logits, fake_logits = d(real), d(fake)
     loss_d = discriminator_loss(real_logits, fake_logits)
     loss_g = g_loss(fake_logits)
-    d_grads = torch.autograd.grad(loss_d, d.params(), retain_graph=True)
-    g_grads = torch.autograd.grad(loss_g, g.params())
-    d.step(d_grads)
-    g.step(g_grads)
+    d.backward(loss_d, retain_graph=True)
+    g.backward(loss_g)
+    d.step()
+    g.step()
     return _stats(loss_d, loss_g, real_logits, fake_logits)
 
 
@@ -84,10 +94,10 @@ def alternating_step(g: Player, d: Player, reals: list[Tensor], g_loss: GLoss) -
     for real in reals:
         with torch.no_grad():
             fake = g.net(g.net.sample_noise(real.shape[0]))
-        real_logits, fake_logits_d = d.net(real), d.net(fake)
+        real_logits, fake_logits_d = d(real), d(fake)
         loss_d = discriminator_loss(real_logits, fake_logits_d)
         d.apply(loss_d)
-    loss_g = g_loss(d.net(g.net(g.net.sample_noise(reals[-1].shape[0]))))
+    loss_g = g_loss(d.net(g(g.net.sample_noise(reals[-1].shape[0]))))
     g.apply(loss_g)
     return _stats(loss_d, loss_g, real_logits, fake_logits_d)
 
