@@ -35,10 +35,15 @@ from gankit.conditional import (
 from gankit.conditional.encoder import encoder_dir_of
 from gankit.conditional.latent import distance, optimise_latent
 from gankit.conditional.style import style_agreement
+from gankit.conditional.transfer import infer_source
 from gankit.data import load_dataset
 from gankit.figures import save_grid
-from gankit.metrics.features import load_feature_network
-from gankit.metrics.fid import fid
+
+try:  # the MNIST classifier and FID come with gankit.metrics (the evaluation issue)
+    from gankit.metrics.features import load_feature_network
+    from gankit.metrics.fid import fid
+except ImportError:  # without it: pixel-space inversion and style only
+    load_feature_network = fid = None
 
 
 def sample_quality(g, net, test, per_class: int, seed: int) -> dict:
@@ -59,19 +64,24 @@ def reconstruction(g, enc, net, x, y, steps: int, lr: float) -> dict:
         z0 = enc(x)
     out = {"z0": z0}
     rows = {}
-    for name, space in (("E(x)", None), ("z* feature", "feature"), ("z* pixel", "pixel")):
+    spaces = [("E(x)", None), ("z* feature", "feature"), ("z* pixel", "pixel")]
+    for name, space in spaces if net is not None else [spaces[0], spaces[2]]:
         if space is None:
             z = z0
         else:
-            fit = optimise_latent(g, x, y, z0, space=space, feature_net=net.features_fn,
-                                  steps=steps, lr=lr)
+            fit = optimise_latent(g, x, y, z0, space=space, steps=steps, lr=lr,
+                                  feature_net=net.features_fn if net else None)
             z = fit.z
         with torch.no_grad():
             r = g(z, y)
-            rows[name] = {"feature_distance": float(distance(r, x, net.features_fn).mean()),
-                          "pixel_mse": float(distance(r, x).mean()),
-                          "classifier_accuracy": float(
-                              (net.extract(r)[1].argmax(1) == y).double().mean())}
+            rows[name] = {"pixel_mse": float(distance(r, x).mean()),
+                          "inferred_source_accuracy": float(
+                              (infer_source(g, x, z) == y).double().mean())}
+            if net is not None:
+                rows[name] |= {
+                    "feature_distance": float(distance(r, x, net.features_fn).mean()),
+                    "classifier_accuracy": float(
+                        (net.extract(r)[1].argmax(1) == y).double().mean())}
         out[name] = z
     out["rows"] = rows
     return out
@@ -81,14 +91,24 @@ def swap(g, net, x, y, z: torch.Tensor) -> dict:
     targets = torch.arange(g.classes)
     images = regenerate(g, z, targets).flatten(0, 1)  # (N * T, C, H, W)
     t = targets.repeat(len(z))
-    logits = net.extract(images)[1]
     src = x.repeat_interleave(len(targets), 0)
     src_y = y.repeat_interleave(len(targets))
-    per_target = [float((logits.argmax(1)[t == c] == c).double().mean()) for c in targets]
-    return {"accuracy": float((logits.argmax(1) == t).double().mean()),
-            "accuracy_per_target": per_target,
-            "slant_agreement": style_agreement(src, src_y, images, t, "slant"),
-            "thickness_agreement": style_agreement(src, src_y, images, t, "thickness")}
+    out = {"slant_agreement": style_agreement(src, src_y, images, t, "slant"),
+           "thickness_agreement": style_agreement(src, src_y, images, t, "thickness")}
+    if net is not None:
+        pred = net.extract(images)[1].argmax(1)
+        out["accuracy"] = float((pred == t).double().mean())
+        out["accuracy_per_target"] = [float((pred[t == c] == c).double().mean())
+                                      for c in targets]
+    return out
+
+
+def _table(first: str, rows: dict, cols: list[str]) -> None:
+    cols = [c for c in cols if any(c in r for r in rows.values())]
+    print(f"\n| {first} | " + " | ".join(c.replace("_", " ") for c in cols) + " |")
+    print("|---" * (len(cols) + 1) + "|")
+    for name, r in rows.items():
+        print(f"| {name} | " + " | ".join(f"{r[c]:.4f}" for c in cols) + " |")
 
 
 def main() -> None:
@@ -105,16 +125,20 @@ def main() -> None:
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     g = load_conditional_generator(args.run)
-    net = load_feature_network("mnist-classifier")
+    net = load_feature_network("mnist-classifier") if load_feature_network else None
     test = load_dataset("mnist", "test")
-    results: dict = {"run": str(args.run), "feature_network": net.name, "digest": net.digest}
-
-    q = sample_quality(g, net, test, args.per_class, args.seed)
-    results["samples"] = q
-    print("| class | " + " | ".join(map(str, range(g.classes))) + " |")
-    print("|---" * (g.classes + 1) + "|")
-    print("| classifier accuracy | " + " | ".join(f"{a:.3f}" for a in q["accuracy"]) + " |")
-    print("| FID (classifier features) | " + " | ".join(f"{f:.2f}" for f in q["fid"]) + " |")
+    results: dict = {"run": str(args.run), "feature_network": net and net.name,
+                     "digest": net and net.digest}
+    if net is None:
+        print("gankit.metrics is missing: no classifier accuracy, FID or feature-space runs")
+    else:
+        q = sample_quality(g, net, test, args.per_class, args.seed)
+        results["samples"] = q
+        print("| class | " + " | ".join(map(str, range(g.classes))) + " |")
+        print("|---" * (g.classes + 1) + "|")
+        print("| classifier accuracy | " + " | ".join(f"{a:.3f}" for a in q["accuracy"]) + " |")
+        print("| FID (classifier features) | " + " | ".join(f"{f:.2f}" for f in q["fid"])
+              + " |")
 
     if not encoder_dir_of(args.run).is_dir():
         rep = train_run_encoder(args.run, steps=args.encoder_steps, seed=args.seed)
@@ -129,21 +153,14 @@ def main() -> None:
     x, y = test.images[idx], test.labels[idx]
     rec = reconstruction(g, enc, net, x, y, args.opt_steps, args.opt_lr)
     results["reconstruction"] = rec["rows"]
-    print("\n| code | feature distance | pixel MSE | classifier accuracy on G(z, y0) |")
-    print("|---|---|---|---|")
-    for name, row in rec["rows"].items():
-        print(f"| {name} | {row['feature_distance']:.4f} | {row['pixel_mse']:.4f} | "
-              f"{row['classifier_accuracy']:.3f} |")
+    cols = ["pixel_mse", "feature_distance", "classifier_accuracy", "inferred_source_accuracy"]
+    _table("code", {k: v for k, v in rec["rows"].items()}, cols)
 
     z_rand = g.sample_noise(len(x), gen)
-    results["swap"] = {name: swap(g, net, x, y, z) for name, z in
-                       (("E(x)", rec["E(x)"]), ("z* feature", rec["z* feature"]),
-                        ("z* pixel", rec["z* pixel"]), ("random z", z_rand))}
-    print("\n| code | swap accuracy (all 10 targets) | slant agreement | thickness agreement |")
-    print("|---|---|---|---|")
-    for name, s in results["swap"].items():
-        print(f"| {name} | {s['accuracy']:.3f} | {s['slant_agreement']:.3f} | "
-              f"{s['thickness_agreement']:.3f} |")
+    codes = {k: rec[k] for k in rec["rows"]} | {"random z": z_rand}
+    results["swap"] = {name: swap(g, net, x, y, z) for name, z in codes.items()}
+    _table("code (swap to all 10 classes)", results["swap"],
+           ["accuracy", "slant_agreement", "thickness_agreement"])
 
     # Figures: the same z across all classes; transfers of real test digits.
     args.out.mkdir(parents=True, exist_ok=True)
@@ -151,10 +168,11 @@ def main() -> None:
     save_grid(regenerate(g, zs, torch.arange(10)).flatten(0, 1), args.out / "cgan-same-z.png",
               nrow=10, scale=2)
     one_each = torch.stack([torch.nonzero(y == c).flatten()[0] for c in range(g.classes)])
+    best = rec["z* feature" if net is not None else "z* pixel"][one_each]
     with torch.no_grad():
         rows = torch.cat([x[one_each][:, None], g(rec["E(x)"][one_each], y[one_each])[:, None],
-                          g(rec["z* feature"][one_each], y[one_each])[:, None],
-                          regenerate(g, rec["z* feature"][one_each], torch.arange(10))], 1)
+                          g(best, y[one_each])[:, None],
+                          regenerate(g, best, torch.arange(10))], 1)
     save_grid(rows.flatten(0, 1), args.out / "agecgan-transfer.png", nrow=13, scale=2)
     results["seconds"] = time.perf_counter() - start
     (args.out / "agecgan-results.json").write_text(json.dumps(results, indent=1))
