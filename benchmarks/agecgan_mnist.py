@@ -59,6 +59,21 @@ def sample_quality(g, net, test, per_class: int, seed: int) -> dict:
     return {"accuracy": acc, "fid": fids}
 
 
+def z_diversity(g, test, n: int, seed: int) -> dict:
+    """Mean per-pixel std over n draws of z for each class, beside that over real digits.
+
+    A generator that ignores z (collapse within a class) has nothing for Age-cGAN to keep.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    fake, real = [], []
+    for c in range(g.classes):
+        with torch.no_grad():
+            x = g(g.sample_noise(n, gen), torch.full((n,), c))
+        fake.append(float(x.std(0).mean()))
+        real.append(float(test.images[test.labels == c][:n].std(0).mean()))
+    return {"generated": fake, "test": real}
+
+
 def reconstruction(g, enc, net, x, y, steps: int, lr: float) -> dict:
     with torch.no_grad():
         z0 = enc(x)
@@ -129,6 +144,12 @@ def main() -> None:
     test = load_dataset("mnist", "test")
     results: dict = {"run": str(args.run), "feature_network": net and net.name,
                      "digest": net and net.digest}
+    div = z_diversity(g, test, 200, args.seed)
+    results["z_diversity"] = div
+    print("| class | " + " | ".join(map(str, range(g.classes))) + " |")
+    print("|---" * (g.classes + 1) + "|")
+    print("| pixel std over z (G) | " + " | ".join(f"{v:.3f}" for v in div["generated"]) + " |")
+    print("| pixel std over test digits | " + " | ".join(f"{v:.3f}" for v in div["test"]) + " |")
     if net is None:
         print("gankit.metrics is missing: no classifier accuracy, FID or feature-space runs")
     else:
