@@ -212,3 +212,11 @@ def test_commands_refuse_unconditional_runs_and_missing_encoders(tmp_path, capsy
                  "--out", str(tmp_path / "t.png")]) == 2
     assert "gankit train-encoder" in capsys.readouterr().err
     assert not (tmp_path / "t.png").exists()
+
+
+def test_sample_command_draws_one_class(run, tmp_path):
+    assert main(["sample", str(run), "-n", "4", "--class", "3", "--npy",
+                 str(tmp_path / "s.npy")]) == 0
+    g = api.load_generator(run)
+    expected = api.sample(g, 4, seed=0, labels=[3])
+    assert np.allclose(np.load(tmp_path / "s.npy"), expected.numpy())
