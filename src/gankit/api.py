@@ -70,7 +70,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
     resolved, _ = ckpt.resolve(path)
     tensors, state = ckpt.read_checkpoint(resolved)
     cfg = merge(Config(), state["config"], f"{resolved}/state.json")
-    g = build_generator(cfg.model, tuple(state["image_shape"]))
+    g = build_generator(cfg.model, tuple(state["image_shape"]), condition=cfg.condition)
     try:
         g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G/")})
     except RuntimeError as exc:
@@ -80,8 +80,12 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
 
 
 def sample(source: str | os.PathLike | nn.Module, n: int, seed: int | None = None,
-           device: str | torch.device = "cpu", batch_size: int = 1000) -> torch.Tensor:
-    """``n`` samples (N, C, H, W) in the data's range, from a generator or a run/checkpoint path."""
+           device: str | torch.device = "cpu", batch_size: int = 1000,
+           labels: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` samples (N, C, H, W) in the data's range, from a generator or a run/checkpoint path.
+
+    A conditional generator draws sample i of class ``labels[i]`` (default: i mod classes).
+    """
     if n < 1:
         raise GankitError(f"the number of samples must be at least 1, got {n}")
     g = source if isinstance(source, nn.Module) else load_generator(source, device)
@@ -93,6 +97,26 @@ def sample(source: str | os.PathLike | nn.Module, n: int, seed: int | None = Non
     # All noise is drawn at once on the CPU: the samples do not depend on batch_size or device.
     z = sample_noise(n, g.noise_dim, g.prior, "cpu", gen)
     device = next(g.parameters()).device
+    y = class_labels(g, n, labels)
     with torch.no_grad():
-        parts = [g(z[i:i + batch_size].to(device)).cpu() for i in range(0, n, batch_size)]
+        parts = [(g(z[i:i + batch_size].to(device)) if y is None else
+                  g(z[i:i + batch_size].to(device), y[i:i + batch_size].to(device))).cpu()
+                 for i in range(0, n, batch_size)]
     return torch.cat(parts)
+
+
+def class_labels(g: nn.Module, n: int, labels: Sequence[int] | torch.Tensor | None
+                 ) -> torch.Tensor | None:
+    """Checked labels for ``n`` samples of ``g`` (None for an unconditional generator)."""
+    classes = getattr(g, "classes", 0)
+    if not classes:
+        if labels is not None:
+            raise GankitError("this generator is unconditional; it takes no class labels")
+        return None
+    y = torch.arange(n) % classes if labels is None else torch.as_tensor(labels).long().flatten()
+    if len(y) == 1:
+        y = y.expand(n)
+    if len(y) != n or int(y.min()) < 0 or int(y.max()) >= classes:
+        raise GankitError(f"need {n} class labels in 0..{classes - 1} (or one for all), got "
+                          f"{y.tolist()[:10]}")
+    return y

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from gankit import api, distributed
+from gankit.conditional.cli import add_commands as add_conditional_commands
 from gankit.config import preset_names, preset_summary
 from gankit.errors import GankitError
 from gankit.figures import save_grid
@@ -64,7 +65,8 @@ def _without_nproc(argv: list[str]) -> list[str]:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    images = api.sample(args.source, args.n, seed=args.seed, device=args.device)
+    images = api.sample(args.source, args.n, seed=args.seed, device=args.device,
+                        labels=None if args.label is None else [args.label])
     if args.out:
         print(f"wrote {save_grid(images, args.out, scale=max(1, 56 // images.shape[-1]))}")
     if args.npy:
@@ -109,10 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--npy", type=Path, help="write raw samples (N, C, H, W) here")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
+    s.add_argument("--class", dest="label", type=int,
+                   help="conditional runs: draw this class (default: column i is class i)")
     s.set_defaults(func=_sample)
 
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=_presets)
+    add_conditional_commands(sub)
     return parser
 
 

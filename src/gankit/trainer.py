@@ -77,6 +77,12 @@ def validate(cfg: Config) -> None:
                           "'alternating'; the simultaneous update takes one step of each player")
     if cfg.optim.lr_min > cfg.optim.lr:
         raise ConfigError(f"optim.lr_min = {cfg.optim.lr_min} exceeds optim.lr = {cfg.optim.lr}")
+    cond = cfg.condition
+    if cond.classes == 0 and cond.aux_weight > 0:
+        raise ConfigError("condition.aux_weight > 0 (AC-GAN) needs condition.classes > 0")
+    if cond.classes and cond.d_input == "none" and cond.aux_weight == 0:
+        raise ConfigError("condition.d_input = 'none' hides the class from D; give it a class "
+                          "loss with condition.aux_weight > 0 (AC-GAN) or use 'concat'")
 
 
 class _StopRequests:
@@ -116,6 +122,7 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)
         self.data = load_dataset(cfg.data.name, "train", cfg.data.data_dir)
         self.images = self.data.images.to(self.device)
+        self.labels = self._labels(cfg) if cfg.condition.classes else None
         bs = cfg.train.batch_size
         if bs > len(self.data):
             raise ConfigError(f"train.batch_size = {bs} exceeds the {len(self.data)} training "
@@ -125,8 +132,10 @@ class Trainer:
         if self.steps_per_epoch == 0:
             raise ConfigError(f"an epoch of {len(self.data)} images holds no full iteration of "
                               f"{self.per_step} batches of {bs}; lower game.d_steps or the batch")
-        g_net = build_generator(cfg.model, self.data.shape, self.data.pixel_mean())
-        d_net = build_discriminator(cfg.model, self.data.shape)
+        if self.dist.active and cfg.condition.classes:
+            raise ConfigError("conditional models train in one process for now; drop --nproc")
+        g_net = build_generator(cfg.model, self.data.shape, self.data.pixel_mean(), cfg.condition)
+        d_net = build_discriminator(cfg.model, self.data.shape, cfg.condition)
         self.g = Player(g_net.to(self.device), *build_optimizer(cfg.optim, g_net.parameters()),
                         self.dist.wrap(g_net, self.device, cfg.train.sync_batchnorm))
         self.d = Player(d_net.to(self.device), *build_optimizer(cfg.optim, d_net.parameters()),
@@ -138,6 +147,12 @@ class Trainer:
         fixed = torch.Generator().manual_seed(derived_seed(cfg.train.seed, 1))
         self.fixed_noise = sample_noise(GRID_SIZE, cfg.model.noise_dim, cfg.model.prior, "cpu",
                                         fixed).to(self.device)
+        # Conditional runs: each row of the grid is one z, each column one class.
+        self.fixed_labels = None
+        if cfg.condition.classes:
+            k = min(cfg.condition.classes, 10)
+            self.fixed_noise = self.fixed_noise[:GRID_SIZE // k].repeat_interleave(k, 0)
+            self.fixed_labels = torch.arange(k, device=self.device).repeat(GRID_SIZE // k)
         self.step = self.epoch = self.batch_in_epoch = 0
         self.train_seconds = 0.0
         self.metrics = MetricsLog(self.run_dir / METRICS) if main else NullLog()
@@ -151,6 +166,18 @@ class Trainer:
             (self.run_dir / CONFIG).write_text(cfg.to_toml(), "utf-8")
             info = run_info(cfg.train.seed, self.device) | {"processes": self.dist.world}
             write_run_info(self.run_dir, info)
+
+    def _labels(self, cfg: Config) -> torch.Tensor:
+        """The training labels a conditional run needs, checked against condition.classes."""
+        labels = self.data.labels
+        if labels is None:
+            raise ConfigError(f"condition.classes = {cfg.condition.classes} needs a labelled "
+                              f"dataset; {cfg.data.name} has no labels")
+        if int(labels.min()) < 0 or int(labels.max()) >= cfg.condition.classes:
+            raise ConfigError(f"{cfg.data.name} has labels {int(labels.min())}..."
+                              f"{int(labels.max())}; condition.classes = "
+                              f"{cfg.condition.classes} must exceed the largest")
+        return labels.to(self.device)
 
     # ----------------------------------------------------------------- state
     def _state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -245,7 +272,8 @@ class Trainer:
 
     def _write_grid(self) -> None:
         with torch.no_grad():
-            images = self.g.net(self.fixed_noise)
+            images = (self.g.net(self.fixed_noise) if self.fixed_labels is None
+                      else self.g.net(self.fixed_noise, self.fixed_labels))
         h = images.shape[-1]
         save_grid(images, self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png", nrow=10,
                   scale=max(1, 56 // h))
@@ -272,11 +300,12 @@ class Trainer:
         try:
             while self.batch_in_epoch < end:
                 lo, hi = self.dist.rank * self.local_batch, (self.dist.rank + 1) * self.local_batch
-                idx = [i[lo:hi] for i in
+                idx = [i[lo:hi].to(self.device) for i in
                        batches[self.batch_in_epoch:self.batch_in_epoch + self.per_step]]
+                ys = None if self.labels is None else [self.labels[i] for i in idx]
                 with shared_stream(self.stream, self.dist.shard):
-                    stats = self.step_fn(self.g, self.d,
-                                         [self.images[i.to(self.device)] for i in idx], self.g_loss)
+                    stats = self.step_fn(self.g, self.d, [self.images[i] for i in idx],
+                                         self.g_loss, ys, self.cfg.condition.aux_weight)
                 self.step += 1
                 self.batch_in_epoch += self.per_step
                 count += 1
