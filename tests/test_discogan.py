@@ -237,6 +237,34 @@ def test_unknown_domain_pair_is_refused_before_training(tmp_path):
         train(config=cfg, out=tmp_path / "r", progress=False)
 
 
+def test_conditional_or_data_parallel_discogan_is_refused(tmp_path):
+    from gankit.distributed import DistContext
+    from gankit.trainer import Trainer
+
+    cfg = build_config("discogan-toy", sets=["condition.classes=2", "condition.aux_weight=1.0"])
+    with pytest.raises(ConfigError, match="DiscoGAN is not conditional"):
+        train(config=cfg, out=tmp_path / "c", progress=False)
+    cfg = build_config("discogan-toy", sets=TOY)
+    with pytest.raises(ConfigError, match="one process"):
+        Trainer(cfg, tmp_path / "p", progress=False, dist=DistContext(rank=1, world=2))
+
+
+def test_one_direction_variant_moves_only_the_used_networks_gradients(tmp_path):
+    """D_A and G_BA get no gradient in "ab": the step runs, and only G_AB and D_B move."""
+    sets = [*TOY, 'discogan.directions="ab"', "discogan.recon_weight=0.0", "train.max_steps=2",
+            'game.schedule="alternating"', "game.d_steps=2"]
+    run = train(config=build_config("discogan-toy", sets=sets), out=tmp_path / "ab",
+                progress=False)
+    assert run.step == 2
+    before = build_config("discogan-toy", sets=[*sets, "train.max_steps=1"])
+    first = train(config=before, out=tmp_path / "ab1", progress=False)
+    t1, _ = ckpt.read_checkpoint(first.checkpoint)
+    t2, _ = ckpt.read_checkpoint(run.checkpoint)
+    moved = {k.split("/")[1].split(".")[0] for k in t1 if k.startswith(("G/", "D/"))
+             and not torch.equal(t1[k], t2[k])}
+    assert moved == {"ab", "b"}
+
+
 # ---------------------------------------------------------------- scoring
 class Relation(nn.Module):
     def __init__(self, fn) -> None:

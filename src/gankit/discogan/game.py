@@ -83,12 +83,13 @@ class DiscoLosses:
         return [d["b"](fakes["ab"])] + ([d["a"](fakes["ba"])] if self.both else [])
 
 
-def _grads(loss: Tensor, player: Player, retain: bool = False) -> tuple[Tensor, ...]:
-    """d loss / d params, zeros for the networks this variant leaves out (e.g. D_A in "ab")."""
-    params = player.params()
-    grads = torch.autograd.grad(loss, params, retain_graph=retain, allow_unused=True)
-    return tuple(torch.zeros_like(p) if g is None else g for p, g in zip(params, grads,
-                                                                         strict=True))
+def _backward(player: Player, loss: Tensor, retain: bool = False) -> None:
+    """d loss / d params into .grad; zeros for the networks this variant leaves out (D_A and
+    G_BA in "ab"), so that every parameter takes the optimiser step as it always did."""
+    player.backward(loss, retain_graph=retain)
+    for p in player.params():
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
 
 
 def _stats(loss_d: Tensor, loss_g: Tensor, real: Tensor, fake: Tensor) -> StepStats:
@@ -97,34 +98,36 @@ def _stats(loss_d: Tensor, loss_g: Tensor, real: Tensor, fake: Tensor) -> StepSt
 
 
 def make_simultaneous(losses: DiscoLosses):
-    def step(g: Player, d: Player, reals: list[tuple[Tensor, Tensor]], adversarial: GLoss
-             ) -> StepStats:
-        """One forward; both players' gradients are taken before either moves."""
+    def step(g: Player, d: Player, reals: list[tuple[Tensor, Tensor]], adversarial: GLoss,
+             ys: None = None, aux_weight: float = 0.0) -> StepStats:
+        """One forward; both players' gradients are taken before either moves (no labels)."""
         ((x_a, x_b),) = reals
         fakes = losses.translate(g.net, x_a, x_b)
         loss_d, real_logits, fake_logits = losses.d_loss(d.net, x_a, x_b, fakes)
         fake_split = list(fake_logits.split(x_a.shape[0]))
         loss_g = losses.g_loss(d.net, x_a, x_b, fakes, adversarial, fake_split)
-        d_grads = _grads(loss_d, d, retain=True)
-        g_grads = _grads(loss_g, g)
-        d.step(d_grads)
-        g.step(g_grads)
+        _backward(d, loss_d, retain=True)
+        _backward(g, loss_g)
+        d.step()
+        g.step()
         return _stats(loss_d, loss_g, real_logits, fake_logits)
     return step
 
 
 def make_alternating(losses: DiscoLosses):
-    def step(g: Player, d: Player, reals: list[tuple[Tensor, Tensor]], adversarial: GLoss
-             ) -> StepStats:
+    def step(g: Player, d: Player, reals: list[tuple[Tensor, Tensor]], adversarial: GLoss,
+             ys: None = None, aux_weight: float = 0.0) -> StepStats:
         """k D steps (each on its own pair of minibatches), then one G step on the last pair."""
         for x_a, x_b in reals:
             with torch.no_grad():
                 fakes = losses.translate(g.net, x_a, x_b)
             loss_d, real_logits, fake_logits = losses.d_loss(d.net, x_a, x_b, fakes)
-            d.step(_grads(loss_d, d))
+            _backward(d, loss_d)
+            d.step()
         fakes = losses.translate(g.net, x_a, x_b)
         loss_g = losses.g_loss(d.net, x_a, x_b, fakes, adversarial)
-        g.step(_grads(loss_g, g))
+        _backward(g, loss_g)
+        g.step()
         return _stats(loss_d, loss_g, real_logits, fake_logits)
     return step
 
