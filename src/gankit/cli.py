@@ -65,6 +65,17 @@ def _presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_classifier(args: argparse.Namespace) -> int:
+    from gankit.metrics.classifier import train_classifier
+
+    report = train_classifier(args.out, epochs=args.epochs, seed=args.seed,
+                              data_dir=args.data_dir, progress=not args.quiet)
+    print(f"wrote {report.path}: validation accuracy {report.valid_accuracy:.4f} (epoch "
+          f"{report.best_epoch}), test accuracy {report.test_accuracy:.4f}, "
+          f"{report.seconds:.0f}s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gankit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_sample)
+
+    c = sub.add_parser("train-classifier",
+                       help="train the MNIST classifier that defines FID/KID/PR features")
+    c.add_argument("--out", type=Path, required=True, help="weights file (.safetensors)")
+    c.add_argument("--epochs", type=int, default=4)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=_train_classifier)
 
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=_presets)
