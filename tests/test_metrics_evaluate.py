@@ -71,6 +71,13 @@ def test_best_by_must_be_computed():
                                         "eval.best_by='fid'"), out=None, progress=False)
 
 
+def test_feature_metrics_on_another_dataset_are_refused_before_training(tmp_path):
+    with pytest.raises(ConfigError, match="need the MNIST feature network"):
+        gankit.train(config=tiny_config("eval.every=1", "eval.metrics='fid'"),
+                     out=tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
+
+
 def test_evaluate_checkpoint_writes_json_beside_the_run(digits_run):
     report, path = evaluate_checkpoint(digits_run, "parzen", n_samples=200, progress=False)
     assert path.parent == digits_run / "eval" and path.exists()

@@ -20,7 +20,7 @@ import torch
 
 from gankit.config import Config, EvalConfig
 from gankit.errors import ConfigError
-from gankit.metrics.evaluate import HIGHER_IS_BETTER, Evaluator, parse_metrics
+from gankit.metrics.evaluate import FEATURE_METRICS, HIGHER_IS_BETTER, Evaluator, parse_metrics
 from gankit.noise import sample_noise
 from gankit.trainer import Callback
 
@@ -43,6 +43,11 @@ class PeriodicEvaluation(Callback):
             raise ConfigError(f"eval.best_by = {cfg.best_by!r} is not computed by eval.metrics "
                               f"= {cfg.metrics!r}; add its metric or choose one of "
                               + ", ".join(produced))
+        feature_metrics = [m for m in metrics if m in FEATURE_METRICS]
+        if feature_metrics and dataset != "mnist" and evaluator is None:
+            raise ConfigError(f"eval.metrics {', '.join(feature_metrics)} need the MNIST "
+                              f"feature network and data.name = {dataset!r} is not MNIST; "
+                              "use eval.metrics = 'parzen' for this dataset")
         self.evaluator = evaluator or Evaluator(dataset, data_dir or None, metrics)
         self.best: float | None = None
         self._best_loaded = False
