@@ -160,7 +160,8 @@ def train_classifier(out: str | Path, epochs: int = 4, seed: int = 0, batch_size
     seconds = time.perf_counter() - start
     card = {"seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
             "best_epoch": best_epoch, "valid_accuracy": best, "test_accuracy": test_acc,
-            "seconds": round(seconds, 1), "torch": torch.__version__, "sha256": file_digest(out),
+            "seconds": round(seconds, 1), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "sha256": file_digest(out),
             "command": f"gankit train-classifier --out {out.name} --epochs {epochs} "
                        f"--seed {seed}"}
     out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n", "utf-8")
