@@ -109,3 +109,11 @@ def test_cli_evaluate_refuses_bad_metrics_in_one_line(digits_run, capsys):
     assert main(["evaluate", str(digits_run), "--metrics", "bogus"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("gankit: error: unknown metric(s) bogus") and err.count("\n") == 1
+
+
+def test_cli_figures_writes_the_three_pngs(digits_run, tmp_path, capsys):
+    assert main(["figures", str(digits_run), "--out", str(tmp_path), "--n-memo", "100",
+                 "--quiet"]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"figure2.png", "figure3.png",
+                                                    "memorisation.png"}
+    assert "median squared distance" in capsys.readouterr().out

@@ -102,11 +102,12 @@ class Evaluator:
             rows.append(_row("fid", fid(self._reference_features(), feats), None, **counts))
         if "kid" in self.metrics:
             value, err = kid(self._reference_features(), feats, self.kid_subsets,
-                             self.kid_subset_size)
+                             self.kid_subset_size, progress=self.progress)
             rows.append(_row("kid", value, err, subsets=self.kid_subsets,
                              subset_size=self.kid_subset_size, **counts))
         if "pr" in self.metrics:
-            p, r = precision_recall(self._reference_features(), feats, self.pr_k)
+            p, r = precision_recall(self._reference_features(), feats, self.pr_k,
+                                    self.progress)
             rows.append(_row("precision", p, None, k=self.pr_k, **counts))
             rows.append(_row("recall", r, None, k=self.pr_k, **counts))
         if {"score", "modes"} & wanted and logits is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
+from tqdm.auto import tqdm
 
 
 def polynomial_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -27,13 +28,14 @@ def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def kid(features_a: torch.Tensor, features_b: torch.Tensor, n_subsets: int = 100,
-        subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+        subset_size: int = 1000, seed: int = 0, progress: bool = False
+        ) -> tuple[float, float]:
     """Mean unbiased MMD^2 over ``n_subsets`` random subsets and its standard error
     (std of the subset estimates / sqrt(n_subsets)); subsets are drawn with a private RNG."""
     size = min(subset_size, len(features_a), len(features_b))
     gen = torch.Generator().manual_seed(seed)
     values = []
-    for _ in range(n_subsets):
+    for _ in tqdm(range(n_subsets), desc="kid", leave=False, disable=not progress):
         ia = torch.randperm(len(features_a), generator=gen)[:size]
         ib = torch.randperm(len(features_b), generator=gen)[:size]
         values.append(mmd2_unbiased(features_a[ia], features_b[ib]))

@@ -9,6 +9,7 @@ points inside the *generated* manifold (is the data covered?).
 from __future__ import annotations
 
 import torch
+from tqdm.auto import tqdm
 
 
 def _sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -36,8 +37,16 @@ def coverage_fraction(queries: torch.Tensor, centres: torch.Tensor, radii: torch
     return inside / len(q)
 
 
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3,
+                     progress: bool = False) -> tuple[float, float]:
     """(precision, recall) of generated features ``fake`` against real features ``real``."""
-    precision = coverage_fraction(fake, real, knn_radii(real, k))
-    recall = coverage_fraction(real, fake, knn_radii(fake, k))
+    with tqdm(total=4, desc="precision/recall", leave=False, disable=not progress) as bar:
+        real_radii = knn_radii(real, k)
+        bar.update()
+        precision = coverage_fraction(fake, real, real_radii)
+        bar.update()
+        fake_radii = knn_radii(fake, k)
+        bar.update()
+        recall = coverage_fraction(real, fake, fake_radii)
+        bar.update()
     return precision, recall
