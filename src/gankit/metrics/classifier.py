@@ -30,7 +30,8 @@ class MnistClassifier(nn.Module):
     """Three 3x3 conv blocks (16, 32, 64 channels, each batch norm, ReLU, 2x2 max pool),
     then 128 features and 10 logits.
 
-    Narrow on purpose: it trains to >= 99.3% test accuracy in a few minutes on one CPU core.
+    Narrow on purpose, to train in minutes on one idle CPU core; the shipped weights (4 epochs)
+    reach 99.29% test accuracy (see gankit/weights/mnist_classifier.json).
     """
 
     def __init__(self) -> None:
