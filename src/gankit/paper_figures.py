@@ -63,9 +63,13 @@ def _noise(g: torch.nn.Module, n: int, seed: int) -> torch.Tensor:
 
 
 def _generate(g: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """G(z); a conditional generator draws sample i of class i mod classes."""
+    from gankit.api import class_labels
+
     device = next(g.parameters()).device
+    y = class_labels(g, len(z), None)
     with torch.no_grad():
-        return g(z.to(device)).cpu()
+        return (g(z.to(device)) if y is None else g(z.to(device), y.to(device))).cpu()
 
 
 def figure2(g: torch.nn.Module, train: torch.Tensor, path: str | os.PathLike, rows: int = 6,

@@ -16,12 +16,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from gankit.config import Config, EvalConfig
 from gankit.errors import ConfigError
 from gankit.metrics.evaluate import FEATURE_METRICS, HIGHER_IS_BETTER, Evaluator, parse_metrics
-from gankit.noise import sample_noise
 from gankit.trainer import Callback
 
 if TYPE_CHECKING:
@@ -52,20 +49,20 @@ class PeriodicEvaluation(Callback):
         self.best: float | None = None
         self._best_loaded = False
 
-    def _noise(self, trainer: Trainer) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(self.cfg.seed)
-        m = trainer.cfg.model
-        return sample_noise(self.cfg.samples, m.noise_dim, m.prior, "cpu", gen)
-
     def on_epoch_end(self, trainer: Trainer) -> dict[str, Any] | None:
         if not self.cfg.every or trainer.epoch % self.cfg.every:
             return None
+        from gankit.api import sample
+
         start = time.perf_counter()
-        z = self._noise(trainer)
-        device = next(trainer.g.net.parameters()).device
-        with torch.no_grad():
-            samples = torch.cat([trainer.g.net(z[i:i + 1000].to(device)).cpu()
-                                 for i in range(0, len(z), 1000)])
+        # The same draws as `gankit sample RUN -n samples --seed seed` (a private generator).
+        net = trainer.g.net
+        was_training = net.training
+        net.eval()  # batch norm, if any, must not update its running statistics here
+        try:
+            samples = sample(net, self.cfg.samples, seed=self.cfg.seed)
+        finally:
+            net.train(was_training)
         self.evaluator.progress = trainer.progress
         rows = self.evaluator.run(samples)
         record: dict[str, Any] = {}
