@@ -30,6 +30,7 @@ def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None =
           progress: bool = True, callbacks: list[Callback] | None = None) -> TrainResult:
     """Train a new run; ``overrides`` maps ``"section.key"`` to a value (``--set`` in Python)."""
     cfg = config if config is not None else build_config(preset, config_file, sets, overrides)
+    callbacks = [*(callbacks or []), *_config_callbacks(cfg)]
     ctx = distributed.from_env()
     run_dir = Path(out) if out else default_run_dir(preset)
     if ctx.active:  # every rank must use rank 0's directory name
@@ -60,9 +61,17 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
     if device is not None:
         changes["device"] = device
     cfg = merge(cfg, {"train": changes}, "resume options")
+    callbacks = [*(callbacks or []), *_config_callbacks(cfg)]
     # Checkpoints live in RUN/checkpoints/<name>, so the run directory is two levels up.
     return Trainer(cfg, path.parent.parent, resume_from=path, progress=progress,
                    callbacks=callbacks, dist=distributed.from_env()).fit()
+
+
+def _config_callbacks(cfg: Config) -> list[Callback]:
+    """Callbacks the config switches on (periodic evaluation when eval.every > 0)."""
+    from gankit.metrics.periodic import callbacks_for
+
+    return callbacks_for(cfg)
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:

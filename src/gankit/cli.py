@@ -84,6 +84,55 @@ def _presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_classifier(args: argparse.Namespace) -> int:
+    from gankit.metrics.classifier import train_classifier
+
+    report = train_classifier(args.out, epochs=args.epochs, seed=args.seed,
+                              data_dir=args.data_dir, progress=not args.quiet)
+    print(f"wrote {report.path}: validation accuracy {report.valid_accuracy:.4f} (epoch "
+          f"{report.best_epoch}), test accuracy {report.test_accuracy:.4f}, "
+          f"{report.seconds:.0f}s")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from gankit.metrics.evaluate import evaluate_checkpoint, format_table
+
+    report, path = evaluate_checkpoint(args.checkpoint, args.metrics, args.samples, args.seed,
+                                       args.data_dir, args.out, progress=not args.quiet,
+                                       features=args.features, features_path=args.features_path)
+    print(f"{report['checkpoint']} (epoch {report['epoch']}, step {report['step']}), "
+          f"{report['n_samples']} samples")
+    print(format_table(report["results"]))
+    print(f"wrote {path}")
+    return 0
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from gankit import checkpoint as ckpt
+    from gankit import paper_figures as pf
+    from gankit.data import load_dataset
+    from gankit.metrics.evaluate import run_dir_of
+
+    path, _ = ckpt.resolve(args.checkpoint)
+    _, state = ckpt.read_checkpoint(path)
+    data = state["config"]["data"]
+    data_dir = args.data_dir or data.get("data_dir") or None
+    train = load_dataset(data["name"], "train", data_dir).images
+    test = load_dataset(data["name"], "test", data_dir).images
+    g = api.load_generator(path)
+    out = args.out or run_dir_of(path) / "figures" / path.name
+    print(f"wrote {pf.figure2(g, train, out / 'figure2.png', seed=args.seed)}")
+    print(f"wrote {pf.figure3(g, out / 'figure3.png', seed=args.seed)}")
+    memo = pf.memorisation(g, train, test, n=args.n_memo, seed=args.seed,
+                           progress=not args.quiet)
+    print(f"wrote {pf.memorisation_figure(memo, out / 'memorisation.png')}")
+    s = memo.summary()
+    print(f"median squared distance to the nearest training image: samples "
+          f"{s['sample_median']:.2f}, test images {s['test_median']:.2f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gankit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +163,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--class", dest="label", type=int,
                    help="conditional runs: draw this class (default: column i is class i)")
     s.set_defaults(func=_sample)
+
+    e = sub.add_parser("evaluate", help="score a checkpoint (Parzen, FID, KID, PR, score, modes)")
+    e.add_argument("checkpoint", type=Path, help="a run directory or checkpoint folder")
+    e.add_argument("--metrics", default="parzen,fid,kid,pr,score,modes",
+                   help="comma-separated subset of parzen,fid,kid,pr,score,modes")
+    e.add_argument("--samples", type=int, default=10_000, help="generated samples (paper: 10000)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--features", default="mnist-classifier", help="feature network name")
+    e.add_argument("--features-path", help="weights file for the feature network")
+    e.add_argument("--out", type=Path, help="JSON path (default: RUN/eval/<checkpoint>.json)")
+    e.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=_evaluate)
+
+    f = sub.add_parser("figures", help="the paper's Figures 2 and 3 and a memorisation check")
+    f.add_argument("checkpoint", type=Path, help="a run directory or checkpoint folder")
+    f.add_argument("--out", type=Path, help="folder (default: RUN/figures/<checkpoint>/)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--n-memo", type=int, default=1000,
+                   help="samples and test images in the memorisation histogram")
+    f.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=_figures)
+
+    c = sub.add_parser("train-classifier",
+                       help="train the MNIST classifier that defines FID/KID/PR features")
+    c.add_argument("--out", type=Path, required=True, help="weights file (.safetensors)")
+    c.add_argument("--epochs", type=int, default=4)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=_train_classifier)
 
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=_presets)

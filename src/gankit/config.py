@@ -101,6 +101,18 @@ class TrainConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Periodic evaluation during training (gankit.metrics.periodic); every = 0 turns it off."""
+
+    every: int = field(default=0, metadata=_range(0))  # epochs
+    metrics: str = "parzen"  # comma-separated names from gankit.metrics.evaluate.METRICS
+    samples: int = field(default=2000, metadata=_range(2))
+    seed: int = field(default=0, metadata=_range(0))  # of the noise; a private RNG stream
+    best_by: str = field(default="", metadata=_choice(
+        "", "parzen", "fid", "kid", "precision", "recall", "score", "modes_kl"))
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -108,6 +120,7 @@ class Config:
     condition: ConditionConfig = field(default_factory=ConditionConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
