@@ -42,7 +42,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = field(default="mlp", metadata=_choice("mlp"))
+    arch: str = field(default="mlp", metadata=_choice("mlp", "toy"))  # toy: gankit.nets.toy
     noise_dim: int = field(default=100, metadata=_range(1))
     prior: str = field(default="uniform", metadata=_choice("uniform", "gaussian"))
     g_hidden: list[int] = field(default_factory=lambda: [1200, 1200])

@@ -229,6 +229,16 @@ class Trainer:
     def _write_grid(self) -> None:
         with torch.no_grad():
             images = self.g.net(self.fixed_noise)
+        if images.ndim == 2:  # points of a low-dimensional distribution: plot, not a grid
+            from gankit.game_figures import save_sample_plot
+
+            fixed = torch.Generator(self.device).manual_seed(derived_seed(self.cfg.train.seed, 1))
+            with torch.no_grad():
+                points = self.g.net(self.g.net.sample_noise(2000, fixed))
+            save_sample_plot(points, self.data.distribution,
+                             self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png",
+                             f"epoch {self.epoch}, step {self.step}")
+            return
         h = images.shape[-1]
         save_grid(images, self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png", nrow=10,
                   scale=max(1, 56 // h))
