@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,9 @@ def _train(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     images = api.sample(args.source, args.n, seed=args.seed, device=args.device)
+    if args.out and images.ndim == 2:
+        raise GankitError("this generator makes points, not images; write them with --npy "
+                          "(or plot them with gankit.game_figures.save_sample_plot)")
     if args.out:
         print(f"wrote {save_grid(images, args.out, scale=max(1, 56 // images.shape[-1]))}")
     if args.npy:
@@ -56,6 +60,19 @@ def _sample(args: argparse.Namespace) -> int:
         print(f"wrote {args.npy} {tuple(images.shape)}")
     if not (args.out or args.npy):
         raise GankitError("nothing to write; give --out grid.png and/or --npy samples.npy")
+    return 0
+
+
+def _figure1(args: argparse.Namespace) -> int:
+    from gankit.figure1 import make_figure1
+
+    sets = list(args.set or []) + ([f"train.seed={args.seed}"] if args.seed is not None else [])
+    out = args.out or Path("runs") / f"figure1-{time.strftime('%Y%m%d-%H%M%S')}"
+    report = make_figure1(out, sets, every=args.every, progress=not args.quiet)
+    print(f"wrote {', '.join(report.files)} and {Path(out) / 'figure1.json'}")
+    print(f"after {report.steps} steps: max |D(x) - 1/2| over the data's support "
+          f"{report.final_max_abs_d_minus_half:.3f}; JSD(p_data || p_g) {report.final_jsd:.4f} "
+          f"nats; total variation {report.final_tv:.3f}")
     return 0
 
 
@@ -91,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_sample)
+
+    f = sub.add_parser("figure1", help="train a 1-D GAN and draw the paper's Figure 1 (+ GIF)")
+    f.add_argument("--out", type=Path, help="output folder (default: runs/figure1-<time>)")
+    f.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override one value of the figure1 preset (repeatable)")
+    f.add_argument("--seed", type=int)
+    f.add_argument("--every", type=int, default=20, help="record the game every N steps")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=_figure1)
 
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=_presets)

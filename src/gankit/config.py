@@ -89,12 +89,19 @@ class TrainConfig:
 
 
 @dataclass
+class MonitorConfig:
+    collapse_every: int = field(default=0, metadata=_range(0))  # steps, 0: off (gankit.monitor)
+    collapse_samples: int = field(default=1000, metadata=_range(2))
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     game: GameConfig = field(default_factory=GameConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

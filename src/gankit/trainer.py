@@ -106,6 +106,11 @@ class Trainer:
         validate(cfg)
         self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
         self.callbacks = list(callbacks or [])
+        if cfg.monitor.collapse_every:
+            from gankit.monitor import CollapseMonitor
+
+            self.callbacks.append(CollapseMonitor(cfg.monitor.collapse_every,
+                                                  cfg.monitor.collapse_samples))
         self.device = resolve_device(cfg.train.device)
         torch.manual_seed(cfg.train.seed)
         self.data = load_dataset(cfg.data.name, "train", cfg.data.data_dir)
