@@ -76,6 +76,20 @@ def _figure1(args: argparse.Namespace) -> int:
     return 0
 
 
+def _theory(args: argparse.Namespace) -> int:
+    from gankit.theory import LOG4, optimal_d_experiment
+
+    if args.a == 0 or args.steps < 1:
+        raise GankitError("need --a != 0 (G must have a density) and --steps >= 1")
+    c = optimal_d_experiment(args.a, args.b, args.prior, args.steps, args.seed)
+    print(f"p_data = N(0, 1), G: x = {args.a} z + {args.b}, z {args.prior}; D trained alone for "
+          f"{args.steps} steps, compared with D* = p_data / (p_data + p_g) at {c.points} points")
+    print(f"max |D - D*| = {c.max_abs_error:.4f}   mean |D - D*| = {c.mean_abs_error:.4f}")
+    print(f"C(G) = V(D*, G) = {c.criterion:.6f}   -log 4 + 2 JSD = {c.criterion_jsd:.6f}   "
+          f"V(D, G) of the trained D = {c.value_trained:.6f}   -log 4 = {-LOG4:.6f}")
+    return 0
+
+
 def _presets(args: argparse.Namespace) -> int:
     for name in preset_names():
         print(f"{name:<16} {preset_summary(name)}")
@@ -117,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--every", type=int, default=20, help="record the game every N steps")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_figure1)
+
+    th = sub.add_parser("theory", help="train D alone against a fixed 1-D G; compare with D*")
+    th.add_argument("--a", type=float, default=0.5, help="G's scale: x = a z + b")
+    th.add_argument("--b", type=float, default=1.0, help="G's shift")
+    th.add_argument("--prior", choices=["gaussian", "uniform"], default="gaussian")
+    th.add_argument("--steps", type=int, default=1500)
+    th.add_argument("--seed", type=int, default=0)
+    th.set_defaults(func=_theory)
 
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=_presets)

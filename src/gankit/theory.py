@@ -170,3 +170,23 @@ def check_optimal_discriminator(d: nn.Module, p_data: np.ndarray, p_g: np.ndarra
     return OptimalDCheck(float(err.max()), float(err.mean()), value(d_x, p_data, p_g, grid),
                          virtual_criterion(p_data, p_g, grid),
                          criterion_from_jsd(p_data, p_g, grid), int(where.sum()))
+
+
+def optimal_d_experiment(a: float = 0.5, b: float = 1.0, prior: str = "gaussian",
+                         steps: int = 1500, seed: int = 0, hidden: tuple[int, ...] = (32, 32)
+                         ) -> OptimalDCheck:
+    """p_data = N(0, 1), G: x = a z + b fixed; train a toy D alone and compare it with D*."""
+    from gankit.data.toy import GaussianMixture
+    from gankit.nets.toy import ToyDiscriminator
+
+    p_data = GaussianMixture(np.array([[0.0]]), 1.0)
+    g = AffineGenerator(a, b, prior)
+    torch.manual_seed(seed)
+    d = ToyDiscriminator((1,), list(hidden))
+    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    train_discriminator(d, lambda n: torch.from_numpy(p_data.sample(n, rng).astype(np.float32)),
+                        lambda n: g(g.sample_noise(n, gen)), steps=steps, batch_size=256,
+                        lr=3e-3)
+    lo, hi = min(-5.0, b - 5 * abs(a)), max(5.0, b + 5 * abs(a))
+    grid = np.linspace(lo, hi, 2001)
+    return check_optimal_discriminator(d, p_data.density(grid[:, None]), g.density(grid), grid)
