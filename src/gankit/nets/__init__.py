@@ -5,21 +5,31 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gankit.config import ModelConfig
+from gankit.config import ConditionConfig, ModelConfig
+from gankit.nets.conditional import (
+    build_conditional_discriminator,
+    build_conditional_generator,
+)
 from gankit.nets.maxout import Maxout
 from gankit.nets.mlp import MaxoutDiscriminator, MLPGenerator
 from gankit.nets.toy import ToyDiscriminator, ToyGenerator
 
 
 def build_generator(cfg: ModelConfig, image_shape: tuple[int, ...],
-                    pixel_marginals: torch.Tensor | None = None) -> nn.Module:
+                    pixel_marginals: torch.Tensor | None = None,
+                    condition: ConditionConfig | None = None) -> nn.Module:
+    if condition is not None and condition.classes:
+        return build_conditional_generator(cfg, condition, image_shape, pixel_marginals)
     if cfg.arch == "toy":
         return ToyGenerator(cfg.noise_dim, list(cfg.g_hidden), image_shape, cfg.prior)
     return MLPGenerator(cfg.noise_dim, list(cfg.g_hidden), image_shape, cfg.prior,
                         cfg.g_init_range, pixel_marginals)
 
 
-def build_discriminator(cfg: ModelConfig, image_shape: tuple[int, ...]) -> nn.Module:
+def build_discriminator(cfg: ModelConfig, image_shape: tuple[int, ...],
+                        condition: ConditionConfig | None = None) -> nn.Module:
+    if condition is not None and condition.classes:
+        return build_conditional_discriminator(cfg, condition, image_shape)
     if cfg.arch == "toy":
         return ToyDiscriminator(image_shape, list(cfg.d_units))
     return MaxoutDiscriminator(image_shape, list(cfg.d_units), cfg.d_pieces, cfg.d_init_range,
