@@ -20,6 +20,8 @@ from scipy.special import logsumexp
 from gankit.data.images import ImageData
 from gankit.errors import DataError
 
+_CHUNK = 2048  # points per block when a density is evaluated against many nodes
+
 
 class GaussianMixture:
     """Isotropic Gaussian components with one common standard deviation ``std``."""
@@ -68,7 +70,7 @@ class TwoMoons:
     modes = None
     std = None
 
-    def __init__(self, noise: float = 0.1, arc_points: int = 721) -> None:
+    def __init__(self, noise: float = 0.1, arc_points: int = 361) -> None:
         self.noise = float(noise)
         t = np.linspace(0.0, math.pi, arc_points)
         upper = np.stack([np.cos(t), np.sin(t)], 1)
@@ -88,9 +90,13 @@ class TwoMoons:
 
     def log_density(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64).reshape(-1, 2)
-        sq = ((x[:, None, :] - self._arcs[None]) ** 2).sum(-1)
         log_norm = -math.log(2 * math.pi * self.noise**2)
-        return logsumexp(np.log(self._w)[None] + log_norm - sq / (2 * self.noise**2), axis=1)
+        out = np.empty(len(x))
+        for i in range(0, len(x), _CHUNK):  # bounded memory: (chunk, arc nodes) at a time
+            sq = ((x[i:i + _CHUNK, None, :] - self._arcs[None]) ** 2).sum(-1)
+            out[i:i + _CHUNK] = logsumexp(np.log(self._w)[None] + log_norm
+                                          - sq / (2 * self.noise**2), axis=1)
+        return out
 
     def density(self, x: np.ndarray) -> np.ndarray:
         return np.exp(self.log_density(x))
