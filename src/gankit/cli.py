@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,9 @@ def _without_nproc(argv: list[str]) -> list[str]:
 def _sample(args: argparse.Namespace) -> int:
     images = api.sample(args.source, args.n, seed=args.seed, device=args.device,
                         labels=None if args.label is None else [args.label])
+    if args.out and images.ndim == 2:
+        raise GankitError("this generator makes points, not images; write them with --npy "
+                          "(or plot them with gankit.game_figures.save_sample_plot)")
     if args.out:
         print(f"wrote {save_grid(images, args.out, scale=max(1, 56 // images.shape[-1]))}")
     if args.npy:
@@ -75,6 +79,33 @@ def _sample(args: argparse.Namespace) -> int:
         print(f"wrote {args.npy} {tuple(images.shape)}")
     if not (args.out or args.npy):
         raise GankitError("nothing to write; give --out grid.png and/or --npy samples.npy")
+    return 0
+
+
+def _figure1(args: argparse.Namespace) -> int:
+    from gankit.figure1 import make_figure1
+
+    sets = list(args.set or []) + ([f"train.seed={args.seed}"] if args.seed is not None else [])
+    out = args.out or Path("runs") / f"figure1-{time.strftime('%Y%m%d-%H%M%S')}"
+    report = make_figure1(out, sets, every=args.every, progress=not args.quiet)
+    print(f"wrote {', '.join(report.files)} and {Path(out) / 'figure1.json'}")
+    print(f"after {report.steps} steps: max |D(x) - 1/2| over the data's support "
+          f"{report.final_max_abs_d_minus_half:.3f}; JSD(p_data || p_g) {report.final_jsd:.4f} "
+          f"nats; total variation {report.final_tv:.3f}")
+    return 0
+
+
+def _theory(args: argparse.Namespace) -> int:
+    from gankit.theory import LOG4, optimal_d_experiment
+
+    if args.a == 0 or args.steps < 1:
+        raise GankitError("need --a != 0 (G must have a density) and --steps >= 1")
+    c = optimal_d_experiment(args.a, args.b, args.prior, args.steps, args.seed)
+    print(f"p_data = N(0, 1), G: x = {args.a} z + {args.b}, z {args.prior}; D trained alone for "
+          f"{args.steps} steps, compared with D* = p_data / (p_data + p_g) at {c.points} points")
+    print(f"max |D - D*| = {c.max_abs_error:.4f}   mean |D - D*| = {c.mean_abs_error:.4f}")
+    print(f"C(G) = V(D*, G) = {c.criterion:.6f}   -log 4 + 2 JSD = {c.criterion_jsd:.6f}   "
+          f"V(D, G) of the trained D = {c.value_trained:.6f}   -log 4 = {-LOG4:.6f}")
     return 0
 
 
@@ -195,6 +226,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_train_classifier)
+
+    f = sub.add_parser("figure1", help="train a 1-D GAN and draw the paper's Figure 1 (+ GIF)")
+    f.add_argument("--out", type=Path, help="output folder (default: runs/figure1-<time>)")
+    f.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override one value of the figure1 preset (repeatable)")
+    f.add_argument("--seed", type=int)
+    f.add_argument("--every", type=int, default=20, help="record the game every N steps")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=_figure1)
+
+    th = sub.add_parser("theory", help="train D alone against a fixed 1-D G; compare with D*")
+    th.add_argument("--a", type=float, default=0.5, help="G's scale: x = a z + b")
+    th.add_argument("--b", type=float, default=1.0, help="G's shift")
+    th.add_argument("--prior", choices=["gaussian", "uniform"], default="gaussian")
+    th.add_argument("--steps", type=int, default=1500)
+    th.add_argument("--seed", type=int, default=0)
+    th.set_defaults(func=_theory)
 
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=_presets)

@@ -42,7 +42,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = field(default="mlp", metadata=_choice("mlp"))
+    arch: str = field(default="mlp", metadata=_choice("mlp", "toy"))  # toy: gankit.nets.toy
     noise_dim: int = field(default=100, metadata=_range(1))
     prior: str = field(default="uniform", metadata=_choice("uniform", "gaussian"))
     g_hidden: list[int] = field(default_factory=lambda: [1200, 1200])
@@ -113,6 +113,12 @@ class EvalConfig:
 
 
 @dataclass
+class MonitorConfig:
+    collapse_every: int = field(default=0, metadata=_range(0))  # steps, 0: off (gankit.monitor)
+    collapse_samples: int = field(default=1000, metadata=_range(2))
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -121,6 +127,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

@@ -119,6 +119,11 @@ class Trainer:
         self.callbacks = list(callbacks or []) if main else []
         self.device = device_for(self.dist, cfg.train.device) or resolve_device(cfg.train.device)
         self.local_batch = local_batch(cfg.train.batch_size, self.dist)
+        if cfg.monitor.collapse_every and main:
+            from gankit.monitor import CollapseMonitor
+
+            self.callbacks.append(CollapseMonitor(cfg.monitor.collapse_every,
+                                                  cfg.monitor.collapse_samples))
         torch.manual_seed(cfg.train.seed)
         self.data = load_dataset(cfg.data.name, "train", cfg.data.data_dir)
         self.images = self.data.images.to(self.device)
@@ -274,6 +279,16 @@ class Trainer:
         with torch.no_grad():
             images = (self.g.net(self.fixed_noise) if self.fixed_labels is None
                       else self.g.net(self.fixed_noise, self.fixed_labels))
+        if images.ndim == 2:  # points of a low-dimensional distribution: plot, not a grid
+            from gankit.game_figures import save_sample_plot
+
+            fixed = torch.Generator(self.device).manual_seed(derived_seed(self.cfg.train.seed, 1))
+            with torch.no_grad():
+                points = self.g.net(self.g.net.sample_noise(2000, fixed))
+            save_sample_plot(points, self.data.distribution,
+                             self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png",
+                             f"epoch {self.epoch}, step {self.step}")
+            return
         h = images.shape[-1]
         save_grid(images, self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png", nrow=10,
                   scale=max(1, 56 // h))

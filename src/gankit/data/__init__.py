@@ -1,4 +1,4 @@
-"""Datasets by name: each loader returns an in-memory ImageData for a split."""
+"""Datasets by name: each loader returns an in-memory ImageData (images or points) for a split."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from collections.abc import Callable
 from gankit.data.digits import load_digits
 from gankit.data.images import ImageData, epoch_batches
 from gankit.data.mnist import load_mnist
+from gankit.data.toy import DISTRIBUTIONS, toy_loader
 from gankit.errors import ConfigError
 
 LOADERS: dict[str, Callable[..., ImageData]] = {
     "mnist": load_mnist,
     "digits": load_digits,
+    **{name: toy_loader(name) for name in DISTRIBUTIONS},
 }
 
 

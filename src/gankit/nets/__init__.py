@@ -12,24 +12,29 @@ from gankit.nets.conditional import (
 )
 from gankit.nets.maxout import Maxout
 from gankit.nets.mlp import MaxoutDiscriminator, MLPGenerator
+from gankit.nets.toy import ToyDiscriminator, ToyGenerator
 
 
-def build_generator(cfg: ModelConfig, image_shape: tuple[int, int, int],
+def build_generator(cfg: ModelConfig, image_shape: tuple[int, ...],
                     pixel_marginals: torch.Tensor | None = None,
                     condition: ConditionConfig | None = None) -> nn.Module:
     if condition is not None and condition.classes:
         return build_conditional_generator(cfg, condition, image_shape, pixel_marginals)
+    if cfg.arch == "toy":
+        return ToyGenerator(cfg.noise_dim, list(cfg.g_hidden), image_shape, cfg.prior)
     return MLPGenerator(cfg.noise_dim, list(cfg.g_hidden), image_shape, cfg.prior,
                         cfg.g_init_range, pixel_marginals)
 
 
-def build_discriminator(cfg: ModelConfig, image_shape: tuple[int, int, int],
+def build_discriminator(cfg: ModelConfig, image_shape: tuple[int, ...],
                         condition: ConditionConfig | None = None) -> nn.Module:
     if condition is not None and condition.classes:
         return build_conditional_discriminator(cfg, condition, image_shape)
+    if cfg.arch == "toy":
+        return ToyDiscriminator(image_shape, list(cfg.d_units))
     return MaxoutDiscriminator(image_shape, list(cfg.d_units), cfg.d_pieces, cfg.d_init_range,
                                cfg.d_input_keep, cfg.d_hidden_keep)
 
 
-__all__ = ["Maxout", "MLPGenerator", "MaxoutDiscriminator", "build_discriminator",
-           "build_generator"]
+__all__ = ["Maxout", "MLPGenerator", "MaxoutDiscriminator", "ToyDiscriminator", "ToyGenerator",
+           "build_discriminator", "build_generator"]
