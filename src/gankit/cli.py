@@ -49,7 +49,8 @@ def _train(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     images = api.sample(args.source, args.n, seed=args.seed, device=args.device)
     if args.out:
-        print(f"wrote {save_grid(images, args.out, scale=max(1, 56 // images.shape[-1]))}")
+        grid = api.for_display(images, args.source)
+        print(f"wrote {save_grid(grid, args.out, scale=max(1, 56 // images.shape[-1]))}")
     if args.npy:
         Path(args.npy).parent.mkdir(parents=True, exist_ok=True)
         np.save(args.npy, images.numpy())

@@ -21,12 +21,12 @@ from tqdm.auto import tqdm
 
 from gankit import checkpoint as ckpt
 from gankit.config import Config
-from gankit.data import epoch_batches, load_dataset
+from gankit.data import epoch_batches, load_for_model, to_unit
 from gankit.devices import resolve_device
 from gankit.errors import CheckpointError, ConfigError, DivergenceError
 from gankit.figures import save_grid
 from gankit.losses import GENERATOR_LOSSES
-from gankit.nets import build_discriminator, build_generator
+from gankit.nets import build_discriminator, build_generator, generator_output
 from gankit.noise import sample_noise
 from gankit.optim import build_optimizer, momentum_at, set_momentum
 from gankit.runs import CONFIG, METRICS, MetricsLog, run_info, write_run_info
@@ -108,7 +108,7 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.device = resolve_device(cfg.train.device)
         torch.manual_seed(cfg.train.seed)
-        self.data = load_dataset(cfg.data.name, "train", cfg.data.data_dir)
+        self.data = load_for_model(cfg.data, generator_output(cfg.model))
         self.images = self.data.images.to(self.device)
         bs = cfg.train.batch_size
         if bs > len(self.data):
@@ -227,8 +227,14 @@ class Trainer:
         return record
 
     def _write_grid(self) -> None:
-        with torch.no_grad():
-            images = self.g.net(self.fixed_noise)
+        # Eval mode: a batch-norm G uses its running statistics and does not update them, so
+        # drawing the grid leaves training (and resume) exactly as without it.
+        self.g.net.eval()
+        try:
+            with torch.no_grad():
+                images = to_unit(self.g.net(self.fixed_noise), generator_output(self.cfg.model))
+        finally:
+            self.g.net.train()
         h = images.shape[-1]
         save_grid(images, self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png", nrow=10,
                   scale=max(1, 56 // h))

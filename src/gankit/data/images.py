@@ -9,7 +9,10 @@ import torch
 
 @dataclass
 class ImageData:
-    """Images as float32 (N, C, H, W) in [0, 1], with optional integer labels."""
+    """Images as float32 (N, C, H, W), with optional integer labels.
+
+    Loaders give [0, 1]; gankit.data.load_for_model moves them to the model's range.
+    """
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
