@@ -25,6 +25,7 @@ from torch import nn
 
 from gankit.config import build_config
 from gankit.data import load_for_model
+from gankit.runs import create_run_dir
 from gankit.trainer import Trainer
 
 
@@ -74,7 +75,7 @@ def gankit_trainer(steps: int, channels_last: bool, data_dir: str) -> float:
                                             f"train.max_steps={steps}", "train.sample_every=0",
                                             "train.log_every=10"])
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, Path(tmp) / "run", progress=False)
+        trainer = Trainer(cfg, create_run_dir(Path(tmp) / "run"), progress=False)
         if channels_last:
             for p in (trainer.g, trainer.d):
                 p.net.to(memory_format=torch.channels_last)
