@@ -9,8 +9,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gankit.config import ModelConfig
+from gankit.config import ConditionConfig, ModelConfig
 from gankit.errors import ConfigError
+from gankit.nets.conditional import (
+    build_conditional_discriminator,
+    build_conditional_generator,
+)
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.nets.maxout import Maxout
 from gankit.nets.mlp import MaxoutDiscriminator, MLPGenerator
@@ -18,7 +22,10 @@ from gankit.nets.paper_conv import PaperConvDiscriminator, PaperConvGenerator
 
 
 def build_generator(cfg: ModelConfig, image_shape: tuple[int, int, int],
-                    pixel_marginals: torch.Tensor | None = None) -> nn.Module:
+                    pixel_marginals: torch.Tensor | None = None,
+                    condition: ConditionConfig | None = None) -> nn.Module:
+    if condition is not None and condition.classes:
+        return build_conditional_generator(cfg, condition, image_shape, pixel_marginals)
     try:
         if cfg.arch == "dcgan":
             return DCGANGenerator(cfg.noise_dim, image_shape, cfg.g_width, cfg.prior)
@@ -33,7 +40,10 @@ def build_generator(cfg: ModelConfig, image_shape: tuple[int, int, int],
                           f"{exc}") from None
 
 
-def build_discriminator(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> nn.Module:
+def build_discriminator(cfg: ModelConfig, image_shape: tuple[int, int, int],
+                        condition: ConditionConfig | None = None) -> nn.Module:
+    if condition is not None and condition.classes:
+        return build_conditional_discriminator(cfg, condition, image_shape)
     try:
         if cfg.arch == "dcgan":
             return DCGANDiscriminator(image_shape, cfg.d_width)

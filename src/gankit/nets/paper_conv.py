@@ -22,6 +22,7 @@ import math
 import torch
 from torch import nn
 
+from gankit.nets.dropout import Dropout
 from gankit.nets.maxout import Maxout
 from gankit.nets.mlp import MLPGenerator
 
@@ -86,13 +87,13 @@ class PaperConvDiscriminator(nn.Module):
         layers: list[nn.Module] = []
         channels, side = image_shape[0], image_shape[1]
         for i, (units, pieces, kernel, pad, pool, stride) in enumerate(D_CONV_LAYERS):
-            layers += [nn.Dropout(1 - (input_keep if i == 0 else hidden_keep)),
+            layers += [Dropout(input_keep if i == 0 else hidden_keep),
                        ConvMaxout(channels, units, pieces, kernel, pad, pool, stride)]
             channels = units
             side = side + 2 * pad - kernel + 1
             side = math.ceil((side - pool) / stride) + 1
-        layers += [nn.Flatten(), nn.Dropout(1 - hidden_keep),
-                   Maxout(channels * side * side, *D_MAXOUT), nn.Dropout(1 - hidden_keep),
+        layers += [nn.Flatten(), Dropout(hidden_keep),
+                   Maxout(channels * side * side, *D_MAXOUT), Dropout(hidden_keep),
                    nn.Linear(D_MAXOUT[0], 1)]
         self.net = nn.Sequential(*layers)
         for m in self.modules():
