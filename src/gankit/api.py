@@ -17,6 +17,7 @@ from torch import nn
 from gankit import checkpoint as ckpt
 from gankit import distributed
 from gankit.config import Config, build_config, merge
+from gankit.data.ranges import to_unit
 from gankit.errors import CheckpointError, GankitError
 from gankit.nets import build_generator
 from gankit.noise import sample_noise
@@ -86,6 +87,12 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
         raise CheckpointError(f"checkpoint {resolved} holds a generator that does not match its "
                               f"own config ({str(exc).splitlines()[0]})") from None
     return g.to(device).eval()
+
+
+def for_display(images: torch.Tensor, source: str | os.PathLike | nn.Module) -> torch.Tensor:
+    """Samples of ``source``'s generator mapped to [0, 1] for pictures (tanh: (x + 1) / 2)."""
+    g = source if isinstance(source, nn.Module) else load_generator(source)
+    return to_unit(images, getattr(g, "output", "sigmoid"))
 
 
 def sample(source: str | os.PathLike | nn.Module, n: int, seed: int | None = None,

@@ -72,7 +72,8 @@ def _sample(args: argparse.Namespace) -> int:
         raise GankitError("this generator makes points, not images; write them with --npy "
                           "(or plot them with gankit.game_figures.save_sample_plot)")
     if args.out:
-        print(f"wrote {save_grid(images, args.out, scale=max(1, 56 // images.shape[-1]))}")
+        grid = api.for_display(images, args.source)
+        print(f"wrote {save_grid(grid, args.out, scale=max(1, 56 // images.shape[-1]))}")
     if args.npy:
         Path(args.npy).parent.mkdir(parents=True, exist_ok=True)
         np.save(args.npy, images.numpy())

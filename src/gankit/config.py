@@ -38,20 +38,34 @@ def _range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = 
 class DataConfig:
     name: str = "mnist"
     data_dir: str = ""  # empty: $GANKIT_DATA_DIR, else the user cache directory
+    path: str = ""  # the image folder of data.name = "folder"
+    image_size: int = field(default=0, metadata=_range(0))  # 0: the data's own size
+    color: str = field(default="auto", metadata=_choice("auto", "grey", "rgb"))
+    gcn: bool = False  # global contrast normalisation (the paper's CIFAR-10 models)
+    gcn_scale: float = field(default=55.0, metadata=_range(0, lo_open=True))
 
 
 @dataclass
 class ModelConfig:
-    arch: str = field(default="mlp", metadata=_choice("mlp", "toy"))  # toy: gankit.nets.toy
+    arch: str = field(default="mlp", metadata=_choice("mlp", "toy", "paper_conv", "dcgan"))
     noise_dim: int = field(default=100, metadata=_range(1))
     prior: str = field(default="uniform", metadata=_choice("uniform", "gaussian"))
     g_hidden: list[int] = field(default_factory=lambda: [1200, 1200])
     g_init_range: float = field(default=0.05, metadata=_range(0, lo_open=True))
+    # One activation per hidden layer of the MLP generator; empty: all ReLU.
+    g_activations: list[str] = field(default_factory=list,
+                                     metadata={"items": ("relu", "sigmoid")})
+    # G's output unit; the data layer puts the data in the same range.
+    g_output: str = field(default="sigmoid", metadata=_choice("sigmoid", "tanh", "linear"))
     d_units: list[int] = field(default_factory=lambda: [240, 240])
     d_pieces: int = field(default=5, metadata=_range(1))
     d_init_range: float = field(default=0.005, metadata=_range(0, lo_open=True))
     d_input_keep: float = field(default=0.8, metadata=_range(0, 1, lo_open=True))
     d_hidden_keep: float = field(default=0.5, metadata=_range(0, 1, lo_open=True))
+    d_max_col_norm: float = field(default=0.0, metadata=_range(0))  # 0: unconstrained
+    # The convolutional nets (arch = "dcgan"): base widths, doubled at every halving of size.
+    g_width: int = field(default=64, metadata=_range(1))
+    d_width: int = field(default=64, metadata=_range(1))
 
 
 @dataclass
@@ -147,6 +161,11 @@ def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+    elif isinstance(default, list) and "items" in f.metadata:
+        ok = isinstance(value, list) and all(v in f.metadata["items"] for v in value)
+        if isinstance(value, list) and not ok:
+            raise ConfigError(f"{name} = {value!r} may hold only "
+                              + ", ".join(f.metadata["items"]))
     elif isinstance(default, list):
         ok = isinstance(value, list) and all(
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)

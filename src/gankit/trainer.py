@@ -21,13 +21,13 @@ from tqdm.auto import tqdm
 
 from gankit import checkpoint as ckpt
 from gankit.config import Config
-from gankit.data import epoch_batches, load_dataset
+from gankit.data import epoch_batches, load_for_model, to_unit
 from gankit.devices import resolve_device
 from gankit.distributed import DistContext, device_for, local_batch
 from gankit.errors import CheckpointError, ConfigError, DivergenceError
 from gankit.figures import save_grid
 from gankit.losses import GENERATOR_LOSSES
-from gankit.nets import build_discriminator, build_generator
+from gankit.nets import build_discriminator, build_generator, generator_output
 from gankit.noise import sample_noise
 from gankit.optim import build_optimizer, momentum_at, set_momentum
 from gankit.rng import shared_stream
@@ -125,7 +125,7 @@ class Trainer:
             self.callbacks.append(CollapseMonitor(cfg.monitor.collapse_every,
                                                   cfg.monitor.collapse_samples))
         torch.manual_seed(cfg.train.seed)
-        self.data = load_dataset(cfg.data.name, "train", cfg.data.data_dir)
+        self.data = load_for_model(cfg.data, generator_output(cfg.model))
         self.images = self.data.images.to(self.device)
         self.labels = self._labels(cfg) if cfg.condition.classes else None
         bs = cfg.train.batch_size
@@ -276,9 +276,16 @@ class Trainer:
         return record
 
     def _write_grid(self) -> None:
-        with torch.no_grad():
-            images = (self.g.net(self.fixed_noise) if self.fixed_labels is None
-                      else self.g.net(self.fixed_noise, self.fixed_labels))
+        # Eval mode: a batch-norm G uses its running statistics and does not update them, so
+        # drawing the grid leaves training (and resume) exactly as without it.
+        self.g.net.eval()
+        try:
+            with torch.no_grad():
+                images = (self.g.net(self.fixed_noise) if self.fixed_labels is None
+                          else self.g.net(self.fixed_noise, self.fixed_labels))
+                images = to_unit(images, generator_output(self.cfg.model))
+        finally:
+            self.g.net.train()
         if images.ndim == 2:  # points of a low-dimensional distribution: plot, not a grid
             from gankit.game_figures import save_sample_plot
 

@@ -9,8 +9,11 @@ import torch
 
 @dataclass
 class ImageData:
-    """Float32 samples (N, *shape): images (N, C, H, W) in [0, 1], or points (N, D) of a
-    low-dimensional distribution (gankit.data.toy); with optional integer labels."""
+    """Float32 samples (N, *shape): images (N, C, H, W) or points (N, D) of a low-dimensional
+    distribution (gankit.data.toy), with optional integer labels.
+
+    Loaders give images in [0, 1]; gankit.data.load_for_model moves them to the model's range.
+    """
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
