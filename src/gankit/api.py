@@ -19,7 +19,8 @@ from gankit.config import Config, build_config, merge
 from gankit.errors import CheckpointError, GankitError
 from gankit.nets import build_generator
 from gankit.noise import sample_noise
-from gankit.runs import create_run_dir, default_run_dir
+from gankit.reliability import resume_point, run_dir_of
+from gankit.runs import RunLock, create_run_dir, default_run_dir
 from gankit.trainer import Callback, Trainer, TrainResult
 
 
@@ -29,28 +30,29 @@ def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None =
           progress: bool = True, callbacks: list[Callback] | None = None) -> TrainResult:
     """Train a new run; ``overrides`` maps ``"section.key"`` to a value (``--set`` in Python)."""
     cfg = config if config is not None else build_config(preset, config_file, sets, overrides)
-    run_dir = create_run_dir(Path(out) if out else default_run_dir(preset))
-    return Trainer(cfg, run_dir, progress=progress, callbacks=callbacks).fit()
+    run_dir = Path(out) if out else default_run_dir(preset)
+    with RunLock(run_dir):
+        create_run_dir(run_dir)
+        return Trainer(cfg, run_dir, progress=progress, callbacks=callbacks).fit()
 
 
 def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
            device: str | None = None, progress: bool = True,
            callbacks: list[Callback] | None = None) -> TrainResult:
     """Continue a run from its newest intact checkpoint; ``epochs`` may extend it."""
-    path, warnings = ckpt.resolve(run_dir)
-    for w in warnings:
-        print(f"gankit: warning: {w}")
-    _, state = ckpt.read_checkpoint(path)
-    cfg = merge(Config(), state["config"], f"{path}/state.json")
-    changes: dict[str, Any] = {}
-    if epochs is not None:
-        changes["epochs"] = epochs
-    if device is not None:
-        changes["device"] = device
-    cfg = merge(cfg, {"train": changes}, "resume options")
-    # Checkpoints live in RUN/checkpoints/<name>, so the run directory is two levels up.
-    return Trainer(cfg, path.parent.parent, resume_from=path, progress=progress,
-                   callbacks=callbacks).fit()
+    root = run_dir_of(run_dir)
+    with RunLock(root):
+        path, cfg, warnings = resume_point(run_dir)
+        for w in warnings:
+            print(f"gankit: warning: {w}")
+        changes: dict[str, Any] = {}
+        if epochs is not None:
+            changes["epochs"] = epochs
+        if device is not None:
+            changes["device"] = device
+        cfg = merge(cfg, {"train": changes}, "resume options")
+        return Trainer(cfg, root, resume_from=path, progress=progress,
+                       callbacks=callbacks).fit()
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:

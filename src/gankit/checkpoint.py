@@ -19,7 +19,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from gankit.errors import CheckpointError
+from gankit.errors import CheckpointError, StorageError
 
 TENSORS, STATE, MANIFEST, LATEST = "tensors.safetensors", "state.json", "manifest.json", "latest"
 FORMAT = 1
@@ -80,9 +80,26 @@ def unflatten_state(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def save_checkpoint(root: Path, name: str, tensors: dict[str, torch.Tensor],
                     state: dict[str, Any]) -> Path:
-    """Write checkpoint ``name`` under ``root`` atomically and point ``latest`` at it."""
-    root.mkdir(parents=True, exist_ok=True)
+    """Write checkpoint ``name`` under ``root`` atomically and point ``latest`` at it.
+
+    When the disk is full or read-only, the half-written temporary is removed and a
+    StorageError says so; earlier checkpoints and ``latest`` are untouched.
+    """
     tmp = root / f".{name}.tmp-{os.getpid()}"
+    try:
+        return _save(root, tmp, name, tensors, state)
+    except (OSError, SafetensorError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        kept = [p.name for p in list_checkpoints(root)] if root.is_dir() else []
+        raise StorageError(f"cannot write checkpoint {root / name}: {why}; "
+                           + (f"the previous checkpoint {kept[-1]} is intact; " if kept else "")
+                           + "free space or make the output writable, then resume") from None
+
+
+def _save(root: Path, tmp: Path, name: str, tensors: dict[str, torch.Tensor],
+          state: dict[str, Any]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / TENSORS)
@@ -178,6 +195,26 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
         raise CheckpointError(f"checkpoint {path} has format {state.get('format')!r}, this "
                               f"gankit reads format {FORMAT}; use the gankit that wrote it")
     return tensors, state
+
+
+def clean_temporaries(root: Path) -> list[str]:
+    """Remove hidden leftovers of writes that a crash interrupted; call with the run locked."""
+    removed = []
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.name.startswith(".") and ".old-" in p.name:
+                # Renamed aside to make room for a new copy of itself that never arrived.
+                final = root / p.name[1:].rsplit(".old-", 1)[0]
+                if not final.exists():
+                    p.rename(final)
+                    continue
+            if p.name.startswith(".") and (".tmp-" in p.name or ".old-" in p.name):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+                removed.append(p.name)
+    return removed
 
 
 def prune(root: Path, keep: int) -> None:

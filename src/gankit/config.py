@@ -89,12 +89,24 @@ class TrainConfig:
 
 
 @dataclass
+class DivergenceConfig:
+    """What happens when a loss or a weight becomes NaN or inf (see docs/reliability.md)."""
+
+    # stop: exit 1 keeping the last good checkpoint; rollback: reload it, scale both players'
+    # learning rates by lr_factor and go on, at most max_rollbacks times per process.
+    action: str = field(default="stop", metadata=_choice("stop", "rollback"))
+    lr_factor: float = field(default=0.5, metadata=_range(0, 1, lo_open=True, hi_open=True))
+    max_rollbacks: int = field(default=3, metadata=_range(1))
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     game: GameConfig = field(default_factory=GameConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    divergence: DivergenceConfig = field(default_factory=DivergenceConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

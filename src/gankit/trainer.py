@@ -29,6 +29,7 @@ from gankit.losses import GENERATOR_LOSSES
 from gankit.nets import build_discriminator, build_generator
 from gankit.noise import sample_noise
 from gankit.optim import build_optimizer, momentum_at, set_momentum
+from gankit.reliability import guarded_fit
 from gankit.runs import CONFIG, METRICS, MetricsLog, run_info, write_run_info
 from gankit.schedules import SCHEDULES, Player, batches_per_step
 
@@ -138,7 +139,7 @@ class Trainer:
         if resume_from is not None:
             self._load(resume_from)
         else:
-            (self.run_dir / CONFIG).write_text(cfg.to_toml(), "utf-8")
+            ckpt.write_text_atomic(self.run_dir / CONFIG, cfg.to_toml())
             write_run_info(self.run_dir, run_info(cfg.train.seed, self.device))
 
     # ----------------------------------------------------------------- state
@@ -168,8 +169,8 @@ class Trainer:
             for name, player in (("G", self.g), ("D", self.d)):
                 player.opt.load_state_dict(ckpt.unflatten_state(state[f"opt_{name}"], tensors))
                 player.lr_schedule.load_state_dict(state[f"lr_{name}"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0]
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise CheckpointError(f"checkpoint {path} does not fit this model ({first}); resume "
                                   "with the config the run was started with") from None
         torch.set_rng_state(tensors["rng/cpu"])
@@ -303,7 +304,7 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         try:
-            return self._fit()
+            return guarded_fit(self, self._fit)
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)
