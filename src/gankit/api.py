@@ -59,11 +59,11 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
     """The generator of a run directory (its latest intact checkpoint) or checkpoint folder."""
     resolved, _ = ckpt.resolve(path)
     tensors, state = ckpt.read_checkpoint(resolved)
-    cfg = merge(Config(), state["config"], f"{resolved}/state.json")
-    g = build_generator(cfg.model, tuple(state["image_shape"]))
+    cfg = ckpt.saved_config(state, resolved)
     try:
+        g = build_generator(cfg.model, tuple(state["image_shape"]))
         g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G/")})
-    except RuntimeError as exc:
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {resolved} holds a generator that does not match its "
                               f"own config ({str(exc).splitlines()[0]})") from None
     return g.to(device).eval()

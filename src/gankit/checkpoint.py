@@ -19,7 +19,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from gankit.errors import CheckpointError, StorageError
+from gankit.config import Config, merge
+from gankit.errors import CheckpointError, ConfigError, StorageError
 
 TENSORS, STATE, MANIFEST, LATEST = "tensors.safetensors", "state.json", "manifest.json", "latest"
 FORMAT = 1
@@ -145,8 +146,9 @@ def list_checkpoints(root: Path) -> list[Path]:
         if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists():
             try:
                 step = json.loads((p / STATE).read_text("utf-8")).get("step", -1)
-            except (OSError, ValueError):
+            except (OSError, ValueError, AttributeError):
                 step = -1
+            step = step if isinstance(step, int) else -1
             found.append((step, p.name, p))
     return [p for _, _, p in sorted(found)]
 
@@ -191,6 +193,9 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
     except (OSError, ValueError, SafetensorError) as exc:
         raise CheckpointError(f"checkpoint {path} cannot be read ({exc}); use an earlier "
                               "checkpoint") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path} has a state.json that is not a JSON object; "
+                              "use an earlier checkpoint")
     if state.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} has format {state.get('format')!r}, this "
                               f"gankit reads format {FORMAT}; use the gankit that wrote it")
@@ -215,6 +220,18 @@ def clean_temporaries(root: Path) -> list[str]:
                     p.unlink(missing_ok=True)
                 removed.append(p.name)
     return removed
+
+
+def saved_config(state: dict[str, Any], path: Path) -> Config:
+    """The training config a checkpoint's state holds, checked like any other config."""
+    config = state.get("config")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"checkpoint {path} holds no training config; it was not "
+                              "written by gankit train")
+    try:
+        return merge(Config(), config, f"{path}/{STATE}")
+    except ConfigError as exc:
+        raise CheckpointError(f"checkpoint {path} holds an unusable config: {exc}") from None
 
 
 def prune(root: Path, keep: int) -> None:

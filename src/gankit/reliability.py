@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gankit import checkpoint as ckpt
-from gankit.config import Config, load_config_toml, merge
+from gankit.config import Config, load_config_toml
 from gankit.errors import CheckpointError, DivergenceError, StorageError
 from gankit.runs import CONFIG, METRICS
 
@@ -56,11 +56,7 @@ def resume_point(path: str | os.PathLike) -> tuple[Path | None, Config, list[str
                            "first one); starting it again from step 0 with its config.toml"]
     resolved, warnings = ckpt.resolve(path)
     _, state = ckpt.read_checkpoint(resolved)
-    config = state.get("config")
-    if not isinstance(config, dict):
-        raise CheckpointError(f"checkpoint {resolved} holds no config; it was not written by "
-                              "gankit train")
-    return resolved, merge(Config(), config, f"{resolved}/state.json"), warnings
+    return resolved, ckpt.saved_config(state, resolved), warnings
 
 
 def guarded_fit(trainer: Trainer, fit_once: Callable[[], TrainResult]) -> TrainResult:

@@ -169,16 +169,16 @@ class Trainer:
             for name, player in (("G", self.g), ("D", self.d)):
                 player.opt.load_state_dict(ckpt.unflatten_state(state[f"opt_{name}"], tensors))
                 player.lr_schedule.load_state_dict(state[f"lr_{name}"])
+            torch.set_rng_state(tensors["rng/cpu"])
+            if "rng/cuda" in tensors and self.device.type == "cuda":
+                torch.cuda.set_rng_state(tensors["rng/cuda"], self.device)
+            self.step, self.epoch, self.batch_in_epoch = (
+                int(state[k]) for k in ("step", "epoch", "batch_in_epoch"))
+            self.train_seconds = float(state.get("train_seconds", 0.0))
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise CheckpointError(f"checkpoint {path} does not fit this model ({first}); resume "
                                   "with the config the run was started with") from None
-        torch.set_rng_state(tensors["rng/cpu"])
-        if "rng/cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["rng/cuda"], self.device)
-        self.step, self.epoch = state["step"], state["epoch"]
-        self.batch_in_epoch = state["batch_in_epoch"]
-        self.train_seconds = state.get("train_seconds", 0.0)
         self.last_checkpoint = path
         self.metrics.truncate_after(self.step)
         self.metrics.write({"event": "resumed", "step": self.step, "epoch": self.epoch,
