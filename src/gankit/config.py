@@ -134,6 +134,8 @@ def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:
     if not ok:
         raise ConfigError(f"{name} = {value!r} has the wrong type; expected "
                           f"{type(default).__name__} like {default!r}")
+    if isinstance(value, str) and "\x00" in value:
+        raise ConfigError(f"{name} = {value!r} holds a NUL character")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{name} = {value!r} must be a finite number")
     rule = f.metadata

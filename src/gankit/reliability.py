@@ -74,7 +74,7 @@ def guarded_fit(trainer: Trainer, fit_once: Callable[[], TrainResult]) -> TrainR
                 raise DivergenceError(f"{exc}; gave up after {rollbacks} roll-backs "
                                       "(divergence.max_rollbacks)") from None
             rollbacks += 1
-            roll_back(trainer, cfg.lr_factor, str(exc))
+            roll_back(trainer, cfg.lr_factor**rollbacks, str(exc))
         except OSError as exc:
             if exc.errno not in STORAGE_ERRNOS:
                 raise
@@ -86,7 +86,8 @@ def guarded_fit(trainer: Trainer, fit_once: Callable[[], TrainResult]) -> TrainR
 
 
 def roll_back(trainer: Trainer, lr_factor: float, reason: str) -> None:
-    """Reload the last good checkpoint and scale both players' learning rates by lr_factor.
+    """Reload the last good checkpoint and scale both players' learning rates by lr_factor
+    (divergence.lr_factor to the power of the roll-backs so far: each one lowers it further).
 
     The lower rate lives in each schedule's base rates, which checkpoints save, so it stays
     lowered after a later resume.

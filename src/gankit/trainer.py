@@ -194,11 +194,12 @@ class Trainer:
         return self.last_checkpoint
 
     # ----------------------------------------------------------------- checks
-    def _diverged(self, player: str, what: str) -> DivergenceError:
+    def _diverged(self, player: str, what: str, step: int | None = None) -> DivergenceError:
         kept = (f"the last good checkpoint {self.last_checkpoint} was kept"
                 if self.last_checkpoint else "no checkpoint had been written yet")
-        self.metrics.write({"event": "diverged", "step": self.step, "player": player})
-        return DivergenceError(f"training diverged at step {self.step} (epoch {self.epoch + 1}): "
+        step = self.step if step is None else step
+        self.metrics.write({"event": "diverged", "step": step, "player": player})
+        return DivergenceError(f"training diverged at step {step} (epoch {self.epoch + 1}): "
                                f"the {player}'s {what} became NaN or inf; {kept}; lower "
                                "optim.lr or resume from that checkpoint")
 
@@ -216,7 +217,7 @@ class Trainer:
             first = min(v for v in (d_first, g_first) if v >= 0)
             players = [n for n, v in (("discriminator", d_first), ("generator", g_first))
                        if v == first]
-            raise self._diverged(" and ".join(players), "loss")
+            raise self._diverged(" and ".join(players), "loss", first)
         record = {"step": self.step, "epoch": self.epoch + 1, "d_loss": d_loss, "g_loss": g_loss,
                   "d_real": d_real, "d_fake": d_fake, "lr": self.d.lr,
                   "momentum": self.d.opt.param_groups[0].get("momentum"),
