@@ -37,10 +37,12 @@ def run_dir_of(path: str | os.PathLike) -> Path:
     return path
 
 
-def resume_point(path: str | os.PathLike) -> tuple[Path | None, Config, list[str]]:
+def resume_point(path: str | os.PathLike,
+                 clean: bool = True) -> tuple[Path | None, Config, list[str]]:
     """The checkpoint to continue from, the run's saved config, and warnings to show.
 
-    Call it with the run locked. Leftovers of writes that a crash cut short are cleared first.
+    Call it with the run locked. Leftovers of writes that a crash cut short are cleared first
+    (``clean``; only the process that holds the lock may, e.g. rank 0 of a distributed run).
     A run killed before its first checkpoint has none: the checkpoint is then None and the
     run starts again from step 0 with its saved config.toml, which, training being
     deterministic, ends exactly where the uninterrupted run would have.
@@ -48,10 +50,12 @@ def resume_point(path: str | os.PathLike) -> tuple[Path | None, Config, list[str
     path = Path(path)
     run_dir = run_dir_of(path)
     root = run_dir / "checkpoints"
-    ckpt.clean_temporaries(root)
+    if clean:
+        ckpt.clean_temporaries(root)
     if path == run_dir and not ckpt.list_checkpoints(root) and (run_dir / CONFIG).exists():
         cfg = load_config_toml(run_dir / CONFIG)
-        (run_dir / METRICS).unlink(missing_ok=True)
+        if clean:
+            (run_dir / METRICS).unlink(missing_ok=True)
         return None, cfg, [f"{run_dir} holds no checkpoint yet (it was stopped before its "
                            "first one); starting it again from step 0 with its config.toml"]
     resolved, warnings = ckpt.resolve(path)
@@ -68,7 +72,9 @@ def guarded_fit(trainer: Trainer, fit_once: Callable[[], TrainResult]) -> TrainR
             return fit_once()
         except DivergenceError as exc:
             cfg = trainer.cfg.divergence
-            if cfg.action != "rollback" or trainer.last_checkpoint is None:
+            # Distributed runs stop instead: only rank 0 knows the checkpoint to go back to.
+            if cfg.action != "rollback" or trainer.last_checkpoint is None \
+                    or trainer.dist.active:
                 raise
             if rollbacks >= cfg.max_rollbacks:
                 raise DivergenceError(f"{exc}; gave up after {rollbacks} roll-backs "
