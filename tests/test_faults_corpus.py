@@ -231,7 +231,8 @@ def test_a_pickle_crafted_to_run_code_is_refused_and_runs_nothing(run, tmp_path)
 
 
 def test_gankit_never_unpickles():
-    """No module of the package imports pickle (or a wrapper of it) or calls torch.load."""
+    """No module of the package imports pickle (or a wrapper of it), calls torch.load, or
+    calls np.load without an explicit allow_pickle=False."""
     root = Path(gankit.__file__).parent
     offenders = []
     for source in root.rglob("*.py"):
@@ -245,7 +246,12 @@ def test_gankit_never_unpickles():
             if any(n.split(".")[0] in {"pickle", "dill", "joblib", "cloudpickle", "shelve"}
                    for n in names):
                 offenders.append(f"{source.name}: imports {names}")
-            if isinstance(node, ast.Attribute) and node.attr == "load" and isinstance(
-                    node.value, ast.Name) and node.value.id in {"torch", "pickle", "np"}:
-                offenders.append(f"{source.name}:{node.lineno}: {node.value.id}.load")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr == "load" and isinstance(node.func.value, ast.Name):
+                module = node.func.value.id
+                safe_np = module in {"np", "numpy"} and any(
+                    k.arg == "allow_pickle" and isinstance(k.value, ast.Constant)
+                    and k.value.value is False for k in node.keywords)
+                if module in {"torch", "pickle", "np", "numpy"} and not safe_np:
+                    offenders.append(f"{source.name}:{node.lineno}: {module}.load")
     assert offenders == []
