@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -165,31 +166,45 @@ def _figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _path(text: str) -> Path:
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} holds a NUL character, which no path can")
+    return Path(text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line like every other gankit error (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split("\n"))
+        self.exit(2, f"gankit: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gankit", description=__doc__)
+    parser = _Parser(prog="gankit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a GAN (a new run, or --resume one)")
     t.add_argument("--preset", help="a preset from `gankit presets` (default: paper-mnist)")
-    t.add_argument("--config", type=Path, help="a TOML file overriding the preset")
+    t.add_argument("--config", type=_path, help="a TOML file overriding the preset")
     t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override one config value (repeatable)")
-    t.add_argument("--out", type=Path, help="run directory (default: runs/<preset>-<time>)")
+    t.add_argument("--out", type=_path, help="run directory (default: runs/<preset>-<time>)")
     t.add_argument("--epochs", type=int, help="epochs to train (0: until stopped)")
     t.add_argument("--seed", type=int)
     t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    t.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
-    t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
+    t.add_argument("--data-dir", type=_path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
+    t.add_argument("--resume", type=_path, metavar="RUN_DIR", help="continue this run")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--nproc", type=int, metavar="N",
                    help="data-parallel over N processes on this machine (torchrun's agent)")
     t.set_defaults(func=_train)
 
     s = sub.add_parser("sample", help="draw samples from a trained generator")
-    s.add_argument("source", type=Path, help="a run directory or checkpoint folder")
+    s.add_argument("source", type=_path, help="a run directory or checkpoint folder")
     s.add_argument("-n", type=int, default=100, help="number of samples")
-    s.add_argument("--out", type=Path, help="write a grid PNG here")
-    s.add_argument("--npy", type=Path, help="write raw samples (N, C, H, W) here")
+    s.add_argument("--out", type=_path, help="write a grid PNG here")
+    s.add_argument("--npy", type=_path, help="write raw samples (N, C, H, W) here")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.add_argument("--class", dest="label", type=int,

@@ -133,6 +133,17 @@ class MonitorConfig:
 
 
 @dataclass
+class DivergenceConfig:
+    """What happens when a loss or a weight becomes NaN or inf (see docs/reliability.md)."""
+
+    # stop: exit 1 keeping the last good checkpoint; rollback: reload it, scale both players'
+    # learning rates by lr_factor and go on, at most max_rollbacks times per process.
+    action: str = field(default="stop", metadata=_choice("stop", "rollback"))
+    lr_factor: float = field(default=0.5, metadata=_range(0, 1, lo_open=True, hi_open=True))
+    max_rollbacks: int = field(default=3, metadata=_range(1))
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -142,6 +153,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    divergence: DivergenceConfig = field(default_factory=DivergenceConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -174,6 +186,8 @@ def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:
     if not ok:
         raise ConfigError(f"{name} = {value!r} has the wrong type; expected "
                           f"{type(default).__name__} like {default!r}")
+    if isinstance(value, str) and "\x00" in value:
+        raise ConfigError(f"{name} = {value!r} holds a NUL character")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{name} = {value!r} must be a finite number")
     rule = f.metadata

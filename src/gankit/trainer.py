@@ -30,6 +30,7 @@ from gankit.losses import GENERATOR_LOSSES
 from gankit.nets import build_discriminator, build_generator, generator_output
 from gankit.noise import sample_noise
 from gankit.optim import build_optimizer, momentum_at, set_momentum
+from gankit.reliability import guarded_fit
 from gankit.rng import shared_stream
 from gankit.runs import CONFIG, METRICS, MetricsLog, NullLog, run_info, write_run_info
 from gankit.schedules import SCHEDULES, Player, batches_per_step
@@ -168,7 +169,7 @@ class Trainer:
         if resume_from is not None:
             self._load(resume_from)
         elif main:
-            (self.run_dir / CONFIG).write_text(cfg.to_toml(), "utf-8")
+            ckpt.write_text_atomic(self.run_dir / CONFIG, cfg.to_toml())
             info = run_info(cfg.train.seed, self.device) | {"processes": self.dist.world}
             write_run_info(self.run_dir, info)
 
@@ -212,17 +213,17 @@ class Trainer:
             for name, player in (("G", self.g), ("D", self.d)):
                 player.opt.load_state_dict(ckpt.unflatten_state(state[f"opt_{name}"], tensors))
                 player.lr_schedule.load_state_dict(state[f"lr_{name}"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0]
+            torch.set_rng_state(tensors["rng/cpu"])
+            self.stream.set_state(tensors["rng/stream"])
+            if "rng/cuda" in tensors and self.device.type == "cuda":
+                torch.cuda.set_rng_state(tensors["rng/cuda"], self.device)
+            self.step, self.epoch, self.batch_in_epoch = (
+                int(state[k]) for k in ("step", "epoch", "batch_in_epoch"))
+            self.train_seconds = float(state.get("train_seconds", 0.0))
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise CheckpointError(f"checkpoint {path} does not fit this model ({first}); resume "
                                   "with the config the run was started with") from None
-        torch.set_rng_state(tensors["rng/cpu"])
-        self.stream.set_state(tensors["rng/stream"])
-        if "rng/cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["rng/cuda"], self.device)
-        self.step, self.epoch = state["step"], state["epoch"]
-        self.batch_in_epoch = state["batch_in_epoch"]
-        self.train_seconds = state.get("train_seconds", 0.0)
         self.last_checkpoint = path
         self.metrics.truncate_after(self.step)
         self.metrics.write({"event": "resumed", "step": self.step, "epoch": self.epoch,
@@ -241,11 +242,12 @@ class Trainer:
         return self.last_checkpoint
 
     # ----------------------------------------------------------------- checks
-    def _diverged(self, player: str, what: str) -> DivergenceError:
+    def _diverged(self, player: str, what: str, step: int | None = None) -> DivergenceError:
         kept = (f"the last good checkpoint {self.last_checkpoint} was kept"
                 if self.last_checkpoint else "no checkpoint had been written yet")
-        self.metrics.write({"event": "diverged", "step": self.step, "player": player})
-        return DivergenceError(f"training diverged at step {self.step} (epoch {self.epoch + 1}): "
+        step = self.step if step is None else step
+        self.metrics.write({"event": "diverged", "step": step, "player": player})
+        return DivergenceError(f"training diverged at step {step} (epoch {self.epoch + 1}): "
                                f"the {player}'s {what} became NaN or inf; {kept}; lower "
                                "optim.lr or resume from that checkpoint")
 
@@ -264,7 +266,7 @@ class Trainer:
             first = min(v for v in (d_first, g_first) if v >= 0)
             players = [n for n, v in (("discriminator", d_first), ("generator", g_first))
                        if v == first]
-            raise self._diverged(" and ".join(players), "loss")
+            raise self._diverged(" and ".join(players), "loss", first)
         record = {"step": self.step, "epoch": self.epoch + 1, "d_loss": d_loss, "g_loss": g_loss,
                   "d_real": d_real, "d_fake": d_fake, "lr": self.d.lr,
                   "momentum": self.d.opt.param_groups[0].get("momentum"),
@@ -376,7 +378,7 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         try:
-            return self._fit()
+            return guarded_fit(self, self._fit)
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)
