@@ -30,7 +30,8 @@ def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None =
     """Train a new run; ``overrides`` maps ``"section.key"`` to a value (``--set`` in Python)."""
     cfg = config if config is not None else build_config(preset, config_file, sets, overrides)
     run_dir = create_run_dir(Path(out) if out else default_run_dir(preset))
-    return Trainer(cfg, run_dir, progress=progress, callbacks=callbacks).fit()
+    return Trainer(cfg, run_dir, progress=progress,
+                   callbacks=[*(callbacks or []), *view_callbacks(cfg)]).fit()
 
 
 def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
@@ -50,7 +51,16 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
     cfg = merge(cfg, {"train": changes}, "resume options")
     # Checkpoints live in RUN/checkpoints/<name>, so the run directory is two levels up.
     return Trainer(cfg, path.parent.parent, resume_from=path, progress=progress,
-                   callbacks=callbacks).fit()
+                   callbacks=[*(callbacks or []), *view_callbacks(cfg)]).fit()
+
+
+def view_callbacks(cfg: Config) -> list[Callback]:
+    """The [report] section's callbacks; last, so that they see what the others logged."""
+    from gankit.report.callback import WriteReport
+    from gankit.tensorboard import TensorBoardLogger
+
+    return ([TensorBoardLogger()] if cfg.report.tensorboard else []) + (
+        [WriteReport()] if cfg.report.html else [])
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:

@@ -89,12 +89,19 @@ class TrainConfig:
 
 
 @dataclass
+class ReportConfig:
+    html: bool = True  # write RUN/report.html when training ends (gankit.report)
+    tensorboard: bool = False  # also log to RUN/tensorboard/ (gankit.tensorboard)
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     game: GameConfig = field(default_factory=GameConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
