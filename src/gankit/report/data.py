@@ -83,8 +83,9 @@ class RunData:
     def _time_at(self, steps: np.ndarray) -> np.ndarray:
         """Training seconds at ``steps``, interpolated from the lines that record the time."""
         known = [(r["step"], r["time"]) for r in self.training if _number(r.get("time"))]
-        known += [(e.step, e.details["time"]) for e in self.events
-                  if e.step is not None and _number(e.details.get("time"))]
+        if not known:  # no training line yet: epoch ends also carry the time
+            known = [(e.step, e.details["time"]) for e in self.events
+                     if e.step is not None and _number(e.details.get("time"))]
         if not known:
             return np.full(len(steps), np.nan)
         known.sort()
@@ -224,9 +225,10 @@ def read_log(path: Path) -> list[dict[str, Any]]:
 
 def unique_names(runs: list[RunData]) -> None:
     """Give runs with the same folder name their parent's name too, so labels tell them apart."""
-    for run in runs:
-        if sum(r.name == run.name for r in runs) > 1:
-            run.name = f"{run.path.resolve().parent.name}/{run.name}"
+    names = [r.name for r in runs]
+    for run, name in zip(runs, names, strict=True):
+        if names.count(name) > 1:
+            run.name = f"{run.path.resolve().parent.name}/{name}"
 
 
 def final_metrics(runs: list[RunData]) -> dict[str, dict[str, tuple[float, int]]]:
