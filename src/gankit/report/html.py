@@ -91,8 +91,8 @@ def render(runs: Sequence[RunData], refresh: int | None = None) -> str:
              else f"gankit report: {len(runs)} runs compared")
     sections = [("summary", "Run", _summary(runs)),
                 ("events", "Warnings and events", _events(runs)),
-                ("curves", "Curves", _curves(runs)),
                 ("samples", "Samples from the fixed noise batch", _samples(runs)),
+                ("curves", "Curves", _curves(runs)),
                 ("metrics", "Metrics", _metrics(runs)),
                 ("figures", "Figures", _figures(runs)),
                 ("evaluations", "Evaluation results", _evaluations(runs)),
@@ -143,11 +143,12 @@ def _events(runs: Sequence[RunData]) -> str:
 
 def _curves(runs: Sequence[RunData]) -> str:
     parts = []
-    groups = [(name, panels) for name, panels in plots.TRAINING_PANELS.items()]
+    groups = [(name, panels, name != "optimiser")  # schedules: over steps only
+              for name, panels in plots.TRAINING_PANELS.items()]
     keys = list(dict.fromkeys(k for r in runs for k in r.metric_keys))
-    groups += [(f"metric-{k}", [plots.metric_panel(k)]) for k in keys]
-    for name, panels in groups:
-        png = plots.curves_png(runs, panels)
+    groups += [(f"metric-{k}", [plots.metric_panel(k)], True) for k in keys]
+    for name, panels, over_time in groups:
+        png = plots.curves_png(runs, panels, over_time)
         if png is not None:
             alt = ", ".join(p.title for p in panels)
             parts.append(f'<div class="curves" id="curve-{_e(name)}">{_img(png, alt)}</div>')

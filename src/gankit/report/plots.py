@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # before pyplot: render off-screen, whatever the user's backend
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from gankit.report.data import RunData  # noqa: E402
@@ -48,49 +49,55 @@ def metric_panel(key: str) -> Panel:
     return Panel(key, ((key, key),))
 
 
-def curves_png(runs: Sequence[RunData], panels: Sequence[Panel]) -> bytes | None:
-    """A PNG of ``panels`` over steps (left) and training seconds (right); None when empty."""
-    drawn = False
-    height = 2.9 * len(panels)
+def curves_png(runs: Sequence[RunData], panels: Sequence[Panel],
+               over_time: bool = True) -> bytes | None:
+    """A PNG of ``panels`` over steps (left) and training seconds (right); None when empty.
+
+    Without ``over_time`` the panels stand side by side, over steps only (for schedules).
+    """
+    rows, cols = (len(panels), 2) if over_time else (1, len(panels))
+    height = 2.9 * rows
     fig = Figure(figsize=(11, height), dpi=DPI)
     # Fixed margins (in inches, turned into fractions): constrained layout would draw twice.
     fig.subplots_adjust(left=0.07, right=0.985, wspace=0.16, hspace=0.55,
                         top=1 - 0.3 / height, bottom=0.5 / height)
-    axes = fig.subplots(len(panels), 2, squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for row, panel in enumerate(panels):
-        for col, xname in enumerate(("step", "time")):
-            ax = axes[row][col]
-            for r, run in enumerate(runs):
-                for q, (key, label) in enumerate(panel.keys):
-                    s = run.series(key)
-                    if not len(s):
-                        continue
-                    x = s.step if xname == "step" else s.time
-                    several = len(runs) > 1
-                    colour = colours[(r if several else q) % len(colours)]
-                    style = STYLES[q % len(STYLES)] if several else "-"
-                    name = f"{run.name}: {label}" if several else label
-                    marker = "o" if len(s) < 30 else None
-                    ax.plot(x, s.value, style, color=colour, label=name, marker=marker,
-                            markersize=3, linewidth=1.2)
-                    drawn = True
-                if xname == "step":
-                    for step in run.resumed_steps:
-                        ax.axvline(step, color="grey", linewidth=0.8, linestyle=":")
-            if panel.hline is not None:
-                ax.axhline(panel.hline[0], color="black", linewidth=0.8, linestyle="--",
-                           label=panel.hline[1])
-            # values such as 0.693147 +- 1e-6 read better whole than as an offset
-            ax.ticklabel_format(axis="y", useOffset=False)
-            ax.set_title(f"{panel.title} over {'steps' if xname == 'step' else 'training time'}",
-                         fontsize=10)
-            ax.set_xlabel("step" if xname == "step" else "training seconds")
-            ax.grid(alpha=0.3)
-            if ax.lines:
-                ax.legend(fontsize=8)
-    if not drawn:
+    axes = fig.subplots(rows, cols, squeeze=False).flatten()
+    cells = [(panel, x) for panel in panels for x in (("step", "time") if over_time else ("step",))]
+    drawn = [_draw(ax, runs, panel, x) for ax, (panel, x) in zip(axes, cells, strict=True)]
+    if not any(drawn):
         return None
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def _draw(ax: Axes, runs: Sequence[RunData], panel: Panel, xname: str) -> bool:
+    """One panel over ``xname`` ("step" or "time"); False when no run logged its quantities."""
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    several, drawn = len(runs) > 1, False
+    for r, run in enumerate(runs):
+        for q, (key, label) in enumerate(panel.keys):
+            s = run.series(key)
+            if not len(s):
+                continue
+            ax.plot(s.step if xname == "step" else s.time, s.value,
+                    STYLES[q % len(STYLES)] if several else "-",
+                    color=colours[(r if several else q) % len(colours)],
+                    label=f"{run.name}: {label}" if several else label,
+                    marker="o" if len(s) < 30 else None, markersize=3, linewidth=1.2)
+            drawn = True
+        if xname == "step":
+            for step in run.resumed_steps:
+                ax.axvline(step, color="grey", linewidth=0.8, linestyle=":")
+    if panel.hline is not None:
+        ax.axhline(panel.hline[0], color="black", linewidth=0.8, linestyle="--",
+                   label=panel.hline[1])
+    # values such as 0.693147 +- 1e-6 read better whole than as an offset
+    ax.ticklabel_format(axis="y", useOffset=False)
+    ax.set_title(f"{panel.title} over {'steps' if xname == 'step' else 'training time'}",
+                 fontsize=10)
+    ax.set_xlabel("step" if xname == "step" else "training seconds")
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    return drawn
