@@ -67,7 +67,7 @@ def run_dir(tmp_path):
 @pytest.fixture
 def quick_plots(monkeypatch):
     """Tests of files and flags, not of the curves: skip matplotlib's drawing (seconds a page)."""
-    monkeypatch.setattr("gankit.report.plots.curves_png", lambda runs, panels: PIXEL)
+    monkeypatch.setattr("gankit.report.plots.curves_png", lambda runs, panels, over_time=True: PIXEL)
 
 
 def test_training_curves_match_the_log(run_dir):
@@ -182,6 +182,16 @@ def test_watch_rewrites_on_change_and_ends_without_reload(run_dir, quick_plots):
     assert all('http-equiv="refresh"' in p for p in pages)
     assert "200 (step 50)" in pages[1] and "200 (step 50)" not in pages[0]
     assert 'http-equiv="refresh"' not in out.read_text()
+
+
+def test_a_run_without_a_log_yet_gives_a_page(tmp_path):
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "config.toml").write_text(Config().to_toml())
+    run = load_run(fresh)
+    assert run.training == [] and run.summary()["steps"] == 0
+    page = render([run])
+    assert "No training lines in the log yet" in page and "No sample grids yet" in page
 
 
 def test_series_of_an_unknown_key_is_empty(run_dir):

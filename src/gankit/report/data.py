@@ -171,9 +171,9 @@ class RunData:
 def load_run(path: str | Path) -> RunData:
     """Read a run directory; refuse a path that is not one with one clear line."""
     path = Path(path)
-    if not (path / CONFIG).is_file() or not (path / METRICS).is_file():
-        raise GankitError(f"{path} is not a gankit run directory (it lacks {CONFIG} or "
-                          f"{METRICS}); give the folder `gankit train --out` wrote")
+    if not (path / CONFIG).is_file():
+        raise GankitError(f"{path} is not a gankit run directory (it has no {CONFIG}); give "
+                          "the folder `gankit train --out` wrote")
     config_text = (path / CONFIG).read_text("utf-8")
     try:
         config = tomllib.loads(config_text)
@@ -182,7 +182,8 @@ def load_run(path: str | Path) -> RunData:
     info = _read_json(path / RUN_INFO) or {}
     run = RunData(path=path, name=path.resolve().name, config=config, config_text=config_text,
                   info=info)
-    for record in read_log(path / METRICS):
+    # A run that has just started has no log yet: its report is mostly empty, not an error.
+    for record in read_log(path / METRICS) if (path / METRICS).exists() else []:
         if "event" in record or "warning" in record:
             name = str(record.get("event") or "warning")
             details = {k: v for k, v in record.items() if k not in ("event", "step", "epoch")}

@@ -152,10 +152,12 @@ def _curves(runs: Sequence[RunData]) -> str:
         if png is not None:
             alt = ", ".join(p.title for p in panels)
             parts.append(f'<div class="curves" id="curve-{_e(name)}">{_img(png, alt)}</div>')
+    if not any(r.training for r in runs):
+        parts.insert(0, "<p>No training lines in the log yet.</p>")
     if not keys:
         parts.append('<p class="muted">No periodic metrics in the log yet (evaluation '
                      'callbacks add lines such as Parzen or FID).</p>')
-    return "\n".join(parts) or "<p>No training lines in the log yet.</p>"
+    return "\n".join(parts)
 
 
 def _samples(runs: Sequence[RunData]) -> str:
