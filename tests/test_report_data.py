@@ -177,8 +177,8 @@ def test_watch_rewrites_on_change_and_ends_without_reload(run_dir, quick_plots):
             with (run_dir / "metrics.jsonl").open("a") as f:
                 f.write("\n" + json.dumps({"step": 50, "epoch": 3, "parzen": 200.0}) + "\n")
 
-    out = watch([run_dir], interval=0.01, rounds=4, on_write=on_write)
-    assert len(pages) == 2  # four checks, two of them saw a change
+    out = watch([run_dir], run_dir / "live.html", interval=0.01, rounds=4, on_write=on_write)
+    assert len(pages) == 2  # four checks, two saw a change (the page itself is not one)
     assert all('http-equiv="refresh"' in p for p in pages)
     assert "200 (step 50)" in pages[1] and "200 (step 50)" not in pages[0]
     assert 'http-equiv="refresh"' not in out.read_text()

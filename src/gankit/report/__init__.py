@@ -61,12 +61,14 @@ def check_out(out: Path) -> None:
                               "untouched; choose another --out")
 
 
-def fingerprint(run_dirs: Sequence[str | os.PathLike]) -> tuple:
+def fingerprint(run_dirs: Sequence[str | os.PathLike], out: Path) -> tuple:
     """What changes when a run makes progress: the log's size and time, the files it wrote."""
     parts: list = []
+    mine = {out.resolve()} | {(Path(d) / REPORT_NAME).resolve() for d in run_dirs}
     for d in run_dirs:
         for p in sorted(Path(d).rglob("*")):
-            if p.is_file() and "checkpoints" not in p.parts and p.name != REPORT_NAME:
+            if p.is_file() and "checkpoints" not in p.parts and not p.name.startswith(".") \
+                    and p.resolve() not in mine:
                 st = p.stat()
                 parts.append((str(p), st.st_size, st.st_mtime_ns))
     return tuple(parts)
@@ -86,7 +88,7 @@ def watch(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike | None =
     done = 0
     try:
         while rounds is None or done < rounds:
-            now = fingerprint(run_dirs)
+            now = fingerprint(run_dirs, out)
             if now != seen:
                 write_report(run_dirs, out, refresh)
                 seen = now
