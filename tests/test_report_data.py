@@ -67,7 +67,8 @@ def run_dir(tmp_path):
 @pytest.fixture
 def quick_plots(monkeypatch):
     """Tests of files and flags, not of the curves: skip matplotlib's drawing (seconds a page)."""
-    monkeypatch.setattr("gankit.report.plots.curves_png", lambda runs, panels, over_time=True: PIXEL)
+    monkeypatch.setattr("gankit.report.plots.curves_png",
+                        lambda runs, panels, over_time=True: PIXEL)
 
 
 def test_training_curves_match_the_log(run_dir):

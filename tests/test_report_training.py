@@ -80,3 +80,11 @@ def test_resume_purges_tensorboard_events_of_the_lost_segment(tmp_path):
     steps = [e.step for e in acc.Scalars("train/d_loss")]
     assert steps == sorted(set(steps))  # one value per step across both segments
     assert steps == [r["step"] for r in read_metrics(tmp_path / "r") if "d_loss" in r]
+
+
+def test_tensorboard_on_a_conditional_run(tmp_path):
+    cfg = tiny_config("train.epochs=1", "report.tensorboard=true", "report.html=false",
+                      "condition.classes=10")
+    train(config=cfg, out=tmp_path / "c", progress=False)
+    acc = EventAccumulator(str(tmp_path / "c" / "tensorboard"), size_guidance=ALL).Reload()
+    assert len(acc.Histograms("D_output/real")) == 1 and len(acc.Images("samples/fixed_noise")) == 1

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from gankit import api
+from gankit import api, distributed
+from gankit.conditional.cli import add_commands as add_conditional_commands
 from gankit.config import preset_names, preset_summary
 from gankit.errors import GankitError
 from gankit.figures import save_grid
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.nproc is not None and "WORLD_SIZE" not in os.environ:
+        return distributed.launch(args.nproc, _without_nproc(args.argv))
     if args.resume:
         clashes = [flag for flag, value in (("--preset", args.preset), ("--config", args.config),
                                             ("--set", args.set), ("--out", args.out),
@@ -36,6 +40,8 @@ def _train(args: argparse.Namespace) -> int:
         result = api.train(args.preset or (None if args.config else "paper-mnist"),
                            out=args.out, config_file=args.config, sets=sets,
                            progress=not args.quiet)
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # rank 0 speaks for a data-parallel job
     where = f"checkpoint {result.checkpoint}" if result.checkpoint else "no checkpoint"
     if result.stopped_by is not None:
         name = signal.Signals(result.stopped_by).name
@@ -46,8 +52,21 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
 def _sample(args: argparse.Namespace) -> int:
-    images = api.sample(args.source, args.n, seed=args.seed, device=args.device)
+    images = api.sample(args.source, args.n, seed=args.seed, device=args.device,
+                        labels=None if args.label is None else [args.label])
     if args.out:
         print(f"wrote {save_grid(images, args.out, scale=max(1, 56 // images.shape[-1]))}")
     if args.npy:
@@ -99,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
     t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--nproc", type=int, metavar="N",
+                   help="data-parallel over N processes on this machine (torchrun's agent)")
     t.set_defaults(func=_train)
 
     s = sub.add_parser("sample", help="draw samples from a trained generator")
@@ -108,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--npy", type=Path, help="write raw samples (N, C, H, W) here")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
+    s.add_argument("--class", dest="label", type=int,
+                   help="conditional runs: draw this class (default: column i is class i)")
     s.set_defaults(func=_sample)
 
     r = sub.add_parser("report", help="write a run's HTML report, or compare several runs")
@@ -122,11 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=_presets)
+    add_conditional_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except GankitError as exc:

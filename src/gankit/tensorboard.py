@@ -42,7 +42,7 @@ class TensorBoardLogger(Callback):
             # Lines written before this segment were mirrored by the segment that wrote them.
             self._read_to = log.stat().st_size if log.exists() else 0
             # Its own generator and stream of the run's seed: the global RNG is left untouched.
-            gen = torch.Generator().manual_seed(derived_seed(trainer.cfg.train.seed, 3))
+            gen = torch.Generator().manual_seed(derived_seed(trainer.cfg.train.seed, 101))
             model = trainer.cfg.model
             self._noise = sample_noise(HISTOGRAM_BATCH, model.noise_dim, model.prior, "cpu", gen)
         return self.writer
@@ -64,10 +64,18 @@ class TensorBoardLogger(Callback):
         d.eval()  # no dropout masks: none drawn from the RNG, and D as it would judge
         try:
             with torch.no_grad():
-                fakes = g(trainer.fixed_noise)
-                real = trainer.images[:HISTOGRAM_BATCH]
-                d_real = torch.sigmoid(d(real)).flatten().cpu()
-                d_fake = torch.sigmoid(d(g(self._noise.to(trainer.device)))).flatten().cpu()
+                noise, real = self._noise.to(trainer.device), trainer.images[:HISTOGRAM_BATCH]
+                if trainer.fixed_labels is None:
+                    fakes = g(trainer.fixed_noise)
+                    d_real, d_fake = d(real), d(g(noise))
+                else:  # conditional: real images with their labels, fakes of every class
+                    fakes = g(trainer.fixed_noise, trainer.fixed_labels)
+                    y_real = trainer.labels[:HISTOGRAM_BATCH].to(trainer.device)
+                    y_fake = torch.arange(len(noise), device=trainer.device) \
+                        % trainer.cfg.condition.classes
+                    d_real, d_fake = d(real, y_real), d(g(noise, y_fake), y_fake)
+                d_real = torch.sigmoid(d_real).flatten().cpu()
+                d_fake = torch.sigmoid(d_fake).flatten().cpu()
         finally:
             g.train(g_mode)
             d.train(d_mode)
