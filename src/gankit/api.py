@@ -48,7 +48,8 @@ def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None =
                 failure = exc
         if ctx.any(failure is not None, torch.device("cpu")):
             raise failure or GankitError(f"rank 0 could not create run directory {run_dir}")
-        return Trainer(cfg, run_dir, progress=progress, callbacks=callbacks, dist=ctx).fit()
+        return Trainer(cfg, run_dir, progress=progress,
+                       callbacks=[*(callbacks or []), *view_callbacks(cfg)], dist=ctx).fit()
 
 
 def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
@@ -67,7 +68,7 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
         if device is not None:
             changes["device"] = device
         cfg = merge(cfg, {"train": changes}, "resume options")
-        callbacks = [*(callbacks or []), *_config_callbacks(cfg)]
+        callbacks = [*(callbacks or []), *_config_callbacks(cfg), *view_callbacks(cfg)]
         return Trainer(cfg, root, resume_from=path, progress=progress, callbacks=callbacks,
                        dist=ctx).fit()
 
@@ -77,6 +78,15 @@ def _config_callbacks(cfg: Config) -> list[Callback]:
     from gankit.metrics.periodic import callbacks_for
 
     return callbacks_for(cfg)
+
+
+def view_callbacks(cfg: Config) -> list[Callback]:
+    """The [report] section's callbacks; last, so that they see what the others logged."""
+    from gankit.report.callback import WriteReport
+    from gankit.tensorboard import TensorBoardLogger
+
+    return ([TensorBoardLogger()] if cfg.report.tensorboard else []) + (
+        [WriteReport()] if cfg.report.html else [])
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:

@@ -144,6 +144,12 @@ class DivergenceConfig:
 
 
 @dataclass
+class ReportConfig:
+    html: bool = True  # write RUN/report.html when training ends (gankit.report)
+    tensorboard: bool = False  # also log to RUN/tensorboard/ (gankit.tensorboard)
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -154,6 +160,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     divergence: DivergenceConfig = field(default_factory=DivergenceConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
