@@ -232,11 +232,21 @@ def test_a_pickle_crafted_to_run_code_is_refused_and_runs_nothing(run, tmp_path)
 
 def test_gankit_never_unpickles():
     """No module of the package imports pickle (or a wrapper of it), calls torch.load, or
-    calls np.load without an explicit allow_pickle=False."""
+    calls np.load without an explicit allow_pickle=False.
+
+    One exception: the official CIFAR-10 archive *is* pickles, so data/cifar10.py reads it with
+    an Unpickler whose find_class admits only numpy's array reconstruction (malicious archives
+    are refused: tests/test_data_cifar10.py). It may import pickle only while it restricts
+    find_class.
+    """
     root = Path(gankit.__file__).parent
     offenders = []
     for source in root.rglob("*.py"):
         tree = ast.parse(source.read_text())
+        if source.relative_to(root).as_posix() == "data/cifar10.py":
+            assert any(isinstance(n, ast.FunctionDef) and n.name == "find_class"
+                       for n in ast.walk(tree)), "cifar10.py must restrict find_class"
+            continue
         for node in ast.walk(tree):
             names = []
             if isinstance(node, ast.Import):
