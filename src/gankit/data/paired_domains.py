@@ -9,8 +9,9 @@ Built in (``data.name``):
   B = the same digits transformed, paired: the ground truth the learned map is scored against.
 - ``toy-rings``: the paper's toy experiment in 2-D. A = 8 Gaussians on a circle, B = 8 Gaussians
   on a 3x3 grid without its centre; points are stored as (N, 2, 1, 1) "images".
-- ``folders``: any two image folders (``discogan.folder_a``, ``discogan.folder_b``), centre
-  cropped, resized to ``discogan.image_size`` and read as grey or RGB (``discogan.channels``).
+- ``folders``: any two image folders (``discogan.folder_a``, ``discogan.folder_b``), read like
+  ``data.name = "folder"`` (gankit.data.folder): resized and centre-cropped to
+  ``data.image_size``, grey or RGB by ``data.color``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
 
+from gankit.data.folder import load_folder
 from gankit.data.images import ImageData
 from gankit.data.mnist import load_mnist
 from gankit.errors import ConfigError, DataError
@@ -57,7 +57,7 @@ class TwoDomains:
     def __post_init__(self) -> None:
         if self.a.shape != self.b.shape:
             raise DataError(f"domains A and B must have the same image shape, got {self.a.shape} "
-                            f"and {self.b.shape}; resize them (discogan.image_size, .channels)")
+                            f"and {self.b.shape}; set data.image_size and data.color")
 
     def __len__(self) -> int:
         return min(len(self.a), len(self.b))
@@ -107,59 +107,23 @@ def toy_domains(split: str = "train", seed: int = 0) -> TwoDomains:
     return TwoDomains(ImageData(pa[:, :, None, None], la), ImageData(pb[:, :, None, None], lb))
 
 
-# ---------------------------------------------------------------- image folders
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-
-
-def read_image(path: Path, size: int, channels: int) -> np.ndarray:
-    """One image file, centre-cropped square and resized: float32 (size, size, channels)."""
-    from PIL import Image, UnidentifiedImageError
-
-    mode = {1: "L", 3: "RGB"}.get(channels)
-    if mode is None:
-        raise ConfigError(f"discogan.channels = {channels}; use 1 (grey) or 3 (RGB)")
-    try:
-        with Image.open(path) as img:
-            img = img.convert(mode)
-            side = min(img.size)
-            left, top = (img.width - side) // 2, (img.height - side) // 2
-            img = img.crop((left, top, left + side, top + side)).resize((size, size),
-                                                                        Image.BICUBIC)
-            return np.asarray(img, dtype=np.float32).reshape(size, size, channels)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"cannot read image {path} ({exc}); remove or replace it") from None
-
-
-def images_to_tensor(arrays: list[np.ndarray]) -> torch.Tensor:
-    """(H, W, C) arrays of 0..255 -> float32 (N, C, H, W) in [0, 1]."""
-    return torch.from_numpy(np.stack(arrays) / 255.0).float().permute(0, 3, 1, 2).contiguous()
-
-
-def load_folder(folder: str | os.PathLike, size: int, channels: int) -> ImageData:
-    """Every image in ``folder`` (not recursive, sorted by name), read by ``read_image``."""
-    path = Path(folder).expanduser()
-    if not str(folder) or not path.is_dir():
-        raise DataError(f"image folder {str(folder)!r} does not exist; set discogan.folder_a "
-                        "and discogan.folder_b to two folders of images")
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DataError(f"image folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    return ImageData(images_to_tensor([read_image(f, size, channels) for f in files]))
-
-
 BUILT_IN = ("mnist-rot90", "mnist-invert", "toy-rings", "folders")
 
 
 def load_domains(name: str, split: str = "train", data_dir: str | os.PathLike | None = None, *,
                  folder_a: str = "", folder_b: str = "", image_size: int = 64,
-                 channels: int = 3, seed: int = 0) -> TwoDomains:
-    """The two domains called ``name`` (one of BUILT_IN)."""
+                 color: str = "rgb", seed: int = 0) -> TwoDomains:
+    """The two domains called ``name`` (one of BUILT_IN); folders are read by
+    gankit.data.folder (cached, resized to ``image_size``, ``color`` grey or rgb)."""
     if name in ("mnist-rot90", "mnist-invert"):
         return mnist_domains(name.split("-", 1)[1], split, data_dir)
     if name == "toy-rings":
         return toy_domains(split, seed)
-    if name == "folders":
-        return TwoDomains(load_folder(folder_a, image_size, channels),
-                          load_folder(folder_b, image_size, channels))
+    if name == "folders":  # no test split: every split is the two folders
+        for key, folder in (("folder_a", folder_a), ("folder_b", folder_b)):
+            if not folder:
+                raise ConfigError(f"data.name = 'folders' needs discogan.{key}")
+        return TwoDomains(load_folder(folder_a, image_size, color),
+                          load_folder(folder_b, image_size, color))
     raise ConfigError(f"data.name = {name!r} is not a pair of domains; DiscoGAN takes one of "
                       + ", ".join(BUILT_IN))

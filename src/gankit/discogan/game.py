@@ -143,7 +143,8 @@ def build_losses(cfg: Config) -> DiscoLosses:
 def domains_for(cfg: Config, split: str) -> TwoDomains:
     c = cfg.discogan
     return load_domains(cfg.data.name, split, cfg.data.data_dir or None, folder_a=c.folder_a,
-                        folder_b=c.folder_b, image_size=c.image_size, channels=c.channels)
+                        folder_b=c.folder_b, image_size=cfg.data.image_size,
+                        color="grey" if cfg.data.color == "grey" else "rgb")
 
 
 def point_density(points: Tensor, bins: int = 56, extent: float = 1.6) -> Tensor:

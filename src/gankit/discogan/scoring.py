@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from gankit import checkpoint as ckpt
-from gankit.config import Config, merge
+from gankit.config import Config
 from gankit.data.paired_domains import TOY_MODES_A, TOY_MODES_B, TOY_SIGMA, TwoDomains
 from gankit.errors import CheckpointError
+from gankit.metrics.classifier import accuracy
 from gankit.nets.discogan import build_pairs
 
 Tensor = torch.Tensor
@@ -28,18 +29,10 @@ Tensor = torch.Tensor
 
 def load_translators(path: str | os.PathLike) -> tuple[nn.ModuleDict, Config]:
     """G = {ab, ba} of a DiscoGAN run directory or checkpoint folder, in eval mode, on the CPU."""
-    resolved, _ = ckpt.resolve(path)
-    tensors, state = ckpt.read_checkpoint(resolved)
-    cfg = merge(Config(), state["config"], f"{resolved}/state.json")
-    if cfg.game.name != "discogan":
-        raise CheckpointError(f"{resolved} is a {cfg.game.name!r} run, not a DiscoGAN one; "
-                              "translate needs a run trained with game.name = 'discogan'")
+    resolved, tensors, state, cfg = ckpt.load_players(
+        path, "discogan", "translate needs a run trained with game.name = 'discogan'")
     g, _ = build_pairs(cfg.discogan, tuple(state["image_shape"]))
-    try:
-        g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G/")})
-    except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint {resolved} holds generators that do not match its "
-                              f"own config ({str(exc).splitlines()[0]})") from None
+    ckpt.load_prefixed(g, tensors, "G/", resolved)
     return g.eval(), cfg
 
 
@@ -82,30 +75,16 @@ def score_relation(g: nn.ModuleDict, test: TwoDomains, classifier: nn.Module | N
                           float((ba - x).abs().mean()))
     if classifier is not None and test.a.labels is not None:
         labels = test.a.labels[:n]
-        score.accuracy = classify(classifier, test.relation.inverse(ab), labels)
-        score.truth_accuracy = classify(classifier, x, labels)
+        score.accuracy = accuracy(classifier, test.relation.inverse(ab), labels)
+        score.truth_accuracy = accuracy(classifier, x, labels)
     return score
 
 
-@torch.no_grad()
-def classify(classifier: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1000
-             ) -> float:
-    classifier.eval()
-    hits = sum(int((classifier(images[i:i + batch_size]).argmax(1)
-                    == labels[i:i + batch_size]).sum()) for i in range(0, len(images), batch_size))
-    return hits / len(images)
+def mnist_classifier() -> nn.Module:
+    """The project's shipped MNIST classifier (gankit.metrics.classifier), in eval mode."""
+    from gankit.metrics.classifier import load_classifier
 
-
-def mnist_classifier() -> nn.Module | None:
-    """The project's MNIST feature network (the evaluation issue's), when this install has it."""
-    try:
-        from gankit.metrics.classifier import load_classifier  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    try:
-        return load_classifier()
-    except CheckpointError:
-        return None
+    return load_classifier()
 
 
 # ---------------------------------------------------------------- the 2-D toy

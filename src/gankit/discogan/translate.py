@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from gankit.data.paired_domains import IMAGE_SUFFIXES, images_to_tensor, load_folder, read_image
+from gankit.data.folder import EXTENSIONS, decode, load_folder
 from gankit.discogan.game import domains_for
 from gankit.discogan.scoring import load_translators, translate
 from gankit.errors import DataError, GankitError
@@ -22,17 +22,23 @@ DIRECTIONS = {"A": ("ab", "ba"), "B": ("ba", "ab")}
 
 
 def read_images(paths: list[str | os.PathLike], size: int, channels: int) -> torch.Tensor:
-    """Image files and folders (their images, sorted), each centre-cropped and resized."""
+    """Image files and folders (their images, sorted), each resized and centre-cropped like
+    gankit.data.folder reads a training folder: (N, channels, size, size) in [0, 1]."""
+    color, mode = ("grey", "L") if channels == 1 else ("rgb", "RGB")
     parts: list[torch.Tensor] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            parts.append(load_folder(path, size, channels).images)
-        elif path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-            parts.append(images_to_tensor([read_image(path, size, channels)]))
+            parts.append(load_folder(path, size, color).images)
+        elif path.is_file() and path.suffix.lower() in EXTENSIONS:
+            try:
+                pixels = decode(path, size, mode)
+            except (OSError, ValueError, SyntaxError) as exc:
+                raise DataError(f"cannot read image {path} ({exc})") from None
+            parts.append(torch.from_numpy(pixels[None].astype("float32") / 255.0))
         else:
-            raise DataError(f"{raw} is not an image file ({', '.join(IMAGE_SUFFIXES)}) or a "
-                            "folder of images")
+            raise DataError(f"{raw} is not an image file ({', '.join(sorted(EXTENSIONS))}) or "
+                            "a folder of images")
     return torch.cat(parts)
 
 

@@ -4,7 +4,9 @@
   Encoder: 4x4 convolutions of stride 2 with leaky ReLU (slope 0.2) halve the image down to
   4x4 (3x3 kernels where a side is odd, e.g. 7 -> 4 for MNIST), then, with
   ``global_bottleneck``, one more 4x4 convolution to 1x1: the paper's 4- or 5-layer variants.
-  Decoder: the mirror image in transposed convolutions with ReLU, sigmoid output in [0, 1].
+  ``depth`` > 0 stops after that many halvings: a smaller G (not the paper's) whose code keeps
+  the layout of the image. Decoder: the mirror image in transposed convolutions with ReLU,
+  sigmoid output in [0, 1].
   Batch norm on every layer but the first and the last, as in the paper.
 - Discriminator: the encoder, then a final convolution over the whole remaining map to one
   logit (the paper's sigmoid lives in the loss, computed from logits).
@@ -24,12 +26,13 @@ from gankit.config import DiscoGANConfig
 from gankit.errors import ConfigError
 
 
-def spatial_sizes(size: int) -> list[int]:
-    """Side lengths from the image down to 4 (28 -> [28, 14, 7, 4]; 64 -> [64, ..., 4])."""
+def spatial_sizes(size: int, depth: int = 0) -> list[int]:
+    """Side lengths from the image down to 4 (28 -> [28, 14, 7, 4]; 64 -> [64, ..., 4]), or
+    only ``depth`` halvings when depth > 0 (a shallower G: 28, depth 2 -> [28, 14, 7])."""
     if size < 8:
         raise ConfigError(f"DiscoGAN's conv nets need images of at least 8x8, got {size}x{size}")
     sizes = [size]
-    while sizes[-1] > 4:
+    while sizes[-1] > 4 and (depth == 0 or len(sizes) <= depth):
         sizes.append(math.ceil(sizes[-1] / 2))
     return sizes
 
@@ -46,10 +49,10 @@ def _down(c_in: int, c_out: int, side: int, norm: bool) -> list[nn.Module]:
     return [*layers, nn.LeakyReLU(0.2)]
 
 
-def encoder_layers(channels: int, size: int, width: int, global_bottleneck: bool
-                   ) -> tuple[list[nn.Module], int]:
+def encoder_layers(channels: int, size: int, width: int, global_bottleneck: bool,
+                   depth: int = 0) -> tuple[list[nn.Module], int]:
     """The shared encoder (G's first half, D's body); returns layers and output channels."""
-    sides = spatial_sizes(size)
+    sides = spatial_sizes(size, depth)
     widths = _widths(width, len(sides) - 1 + int(global_bottleneck))
     layers: list[nn.Module] = []
     c = channels
@@ -67,15 +70,15 @@ class ConvTranslator(nn.Module):
     """G: image of domain X -> image of domain Y, same shape (C, H, W) with H = W."""
 
     def __init__(self, image_shape: tuple[int, int, int], width: int = 64,
-                 global_bottleneck: bool = True) -> None:
+                 global_bottleneck: bool = True, depth: int = 0) -> None:
         super().__init__()
         c, h, w = image_shape
         if h != w:
             raise ConfigError(f"DiscoGAN's conv nets need square images, got {h}x{w}")
         self.image_shape = tuple(image_shape)
-        enc, c_mid = encoder_layers(c, h, width, global_bottleneck)
+        enc, c_mid = encoder_layers(c, h, width, global_bottleneck, depth)
         self.encoder = nn.Sequential(*enc)
-        sides = spatial_sizes(h)
+        sides = spatial_sizes(h, depth)
         widths = _widths(width, len(sides) - 1 + int(global_bottleneck))
         dec: list[nn.Module] = []
         if global_bottleneck:
@@ -145,7 +148,7 @@ class PointDiscriminator(nn.Module):
 def build_translator(cfg: DiscoGANConfig, image_shape: tuple[int, int, int]) -> nn.Module:
     if cfg.arch == "mlp":
         return PointTranslator(image_shape, list(cfg.hidden))
-    return ConvTranslator(image_shape, cfg.width, cfg.global_bottleneck)
+    return ConvTranslator(image_shape, cfg.width, cfg.global_bottleneck, cfg.depth)
 
 
 def build_critic(cfg: DiscoGANConfig, image_shape: tuple[int, int, int]) -> nn.Module:
