@@ -193,6 +193,7 @@ def _folder_config(tmp_path, *sets):
     return build_config("discogan-mnist-invert", sets=[
         'data.name="folders"', f'discogan.folder_a="{a}"', f'discogan.folder_b="{b}"',
         "data.image_size=8", 'data.color="grey"', "discogan.width=4",
+        "discogan.depth=0", "discogan.global_bottleneck=true",  # the paper's G, batch norm
         "train.batch_size=8", "train.log_every=2", *sets])
 
 
