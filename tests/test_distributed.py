@@ -11,7 +11,9 @@ import pytest
 import torch
 from helpers import TINY
 
+from gankit import api
 from gankit import checkpoint as ckpt
+from gankit.config import build_config
 
 
 def gankit(*args, timeout=300):
@@ -146,3 +148,50 @@ def test_global_batchnorm_matches_batchnorm_forward_backward_and_buffers(tmp_pat
             assert torch.allclose(v.double(), synced.state_dict()[k].double(), atol=1e-12), k
     finally:
         dist.destroy_process_group()
+
+
+TINY_DCGAN_DIST = ['data.name="digits"', "data.image_size=16", "model.g_width=8",
+                   "model.d_width=8", "model.noise_dim=16", "train.batch_size=50",
+                   "train.max_steps=3", "train.sample_every=0", "report.html=false"]
+
+
+def _dcgan_run(out, nproc, *extra):
+    """G's and D's tensors after a short tiny-DCGAN run; 1 process runs in this interpreter
+    (a start-up of torch saved), N through ``gankit train --nproc N``."""
+    if nproc == 1:
+        api.train(config=build_config("dcgan-mnist", sets=[*TINY_DCGAN_DIST, *extra]), out=out,
+                  progress=False)
+    else:
+        sets = [a for s in (*TINY_DCGAN_DIST, *extra) for a in ("--set", s)]
+        r = gankit("train", "--nproc", str(nproc), "--preset", "dcgan-mnist", "--out", out,
+                   "--quiet", *sets)
+        assert r.returncode == 0, r.stderr
+    return _weights(out)[0]
+
+
+def test_two_processes_match_one_with_batch_norm_only_when_synchronised(tmp_path):
+    """DCGAN (batch norm in G and D): sync_batchnorm makes 2 processes compute the 1-process
+    update, running statistics included; per-process batch norm does not (the test can fail)."""
+    one = _dcgan_run(tmp_path / "one", 1)
+    synced = _dcgan_run(tmp_path / "sync", 2, "train.sync_batchnorm=true")
+    local = _dcgan_run(tmp_path / "local", 2)
+    assert one.keys() == synced.keys()
+    buffers = [k for k in one if "running_" in k]
+    assert any(k.startswith("G/") for k in buffers) and any(k.startswith("D/") for k in buffers)
+    for k in one:
+        assert torch.allclose(one[k].double(), synced[k].double(), rtol=0, atol=1e-5), k
+    worst = max((one[k].double() - local[k].double()).abs().max().item() for k in one)
+    assert worst > 1e-3, f"per-process batch norm matched the 1-process run ({worst})"
+
+
+def test_two_processes_compute_the_one_process_update_conditional(tmp_path):
+    """AC-GAN on the digits: labels are sharded like the images, the fake classes and dropout
+    masks come from the shared stream and D's class head goes through its DDP wrapper."""
+    sets = ["condition.classes=10", "condition.aux_weight=0.5", "train.max_steps=4",
+            "train.sample_every=0"]
+    api.train(config=build_config("quickstart", sets=[*TINY, *sets]), out=tmp_path / "one",
+              progress=False)
+    two = gankit("train", "--nproc", "2", "--preset", "quickstart", "--out", tmp_path / "two",
+                 "--quiet", *_sets(*sets))
+    assert two.returncode == 0, two.stderr
+    _assert_close(tmp_path / "one", tmp_path / "two")

@@ -138,8 +138,6 @@ class Trainer:
         if self.steps_per_epoch == 0:
             raise ConfigError(f"an epoch of {len(self.data)} images holds no full iteration of "
                               f"{self.per_step} batches of {bs}; lower game.d_steps or the batch")
-        if self.dist.active and cfg.condition.classes:
-            raise ConfigError("conditional models train in one process for now; drop --nproc")
         g_net = build_generator(cfg.model, self.data.shape, self.data.pixel_mean(), cfg.condition)
         d_net = build_discriminator(cfg.model, self.data.shape, cfg.condition)
         self.g = Player(g_net.to(self.device), *build_optimizer(cfg.optim, g_net.parameters()),
