@@ -153,11 +153,13 @@ def test_global_batchnorm_matches_batchnorm_forward_backward_and_buffers(tmp_pat
 
 TINY_DCGAN_DIST = ['data.name="digits"', "data.image_size=16", "model.g_width=8",
                    "model.d_width=8", "model.noise_dim=16", "train.batch_size=50",
-                   "train.max_steps=3", "train.sample_every=0", "report.html=false"]
+                   "train.max_steps=3", "train.sample_every=0", "report.html=false",
+                   "monitor.collapse_every=3", "monitor.collapse_samples=301"]
 
 
 def _dcgan_run(out, nproc, *extra):
-    """G's and D's tensors after a short tiny-DCGAN run; 1 process runs in this interpreter
+    """G's and D's tensors and the collapse monitor's diversity after a short tiny-DCGAN run
+    (3 steps, one measurement at the end); 1 process runs in this interpreter
     (a start-up of torch saved), N through ``gankit train --nproc N``."""
     if nproc == 1:
         api.train(config=build_config("dcgan-mnist", sets=[*TINY_DCGAN_DIST, *extra]), out=out,
@@ -167,20 +169,25 @@ def _dcgan_run(out, nproc, *extra):
         r = gankit("train", "--nproc", str(nproc), "--preset", "dcgan-mnist", "--out", out,
                    "--quiet", *sets)
         assert r.returncode == 0, r.stderr
-    return _weights(out)[0]
+    diversity = [r["diversity"] for r in read_metrics(out) if r.get("monitor") == "collapse"]
+    assert len(diversity) == 1  # the collapse monitor measured once, on rank 0
+    return _weights(out)[0], diversity[0]
 
 
 def test_two_processes_match_one_with_batch_norm_only_when_synchronised(tmp_path):
     """DCGAN (batch norm in G and D): sync_batchnorm makes 2 processes compute the 1-process
     update, running statistics included; per-process batch norm does not (the test can fail)."""
-    one = _dcgan_run(tmp_path / "one", 1)
-    synced = _dcgan_run(tmp_path / "sync", 2, "train.sync_batchnorm=true")
-    local = _dcgan_run(tmp_path / "local", 2)
+    (one, div_one), (synced, div_synced) = (_dcgan_run(tmp_path / "one", 1),
+                                            _dcgan_run(tmp_path / "sync", 2,
+                                                       "train.sync_batchnorm=true"))
+    local, _ = _dcgan_run(tmp_path / "local", 2)
     assert one.keys() == synced.keys()
     buffers = [k for k in one if "running_" in k]
     assert any(k.startswith("G/") for k in buffers) and any(k.startswith("D/") for k in buffers)
     for k in one:
         assert torch.allclose(one[k].double(), synced[k].double(), rtol=0, atol=1e-5), k
+    # The collapse monitor's 301 samples, generated in two shares, are the 1-process ones.
+    assert div_synced == pytest.approx(div_one, rel=1e-5)
     worst = max((one[k].double() - local[k].double()).abs().max().item() for k in one)
     assert worst > 1e-3, f"per-process batch norm matched the 1-process run ({worst})"
 

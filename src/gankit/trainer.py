@@ -126,7 +126,7 @@ class Trainer:
         self.callbacks = [cb for cb in callbacks or [] if main or cb.all_ranks]
         self.device = device_for(self.dist, cfg.train.device) or resolve_device(cfg.train.device)
         self.local_batch = local_batch(cfg.train.batch_size, self.dist)
-        if cfg.monitor.collapse_every and main:
+        if cfg.monitor.collapse_every:
             from gankit.monitor import CollapseMonitor
 
             self.callbacks.append(CollapseMonitor(cfg.monitor.collapse_every,
