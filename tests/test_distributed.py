@@ -226,3 +226,24 @@ def test_sample_shares_rebuild_the_one_process_samples(monkeypatch):
     assert torch.allclose(torch.cat(shares), whole, atol=1e-6)
     empty = api.sample(g, 2, seed=3, dist=DistContext(3, 4))
     assert empty.shape == (0, 1, 8, 8)
+
+
+@pytest.mark.parametrize("draw", ["rand", "randn", "randint"])
+def test_shared_stream_shards_concatenate_to_the_one_process_draw(draw):
+    """Rank r of N keeps rows [r*n, (r+1)*n) of the global draw, bit for bit; the stream then
+    stands where the 1-process stream stands, so the next draw agrees too."""
+    from gankit import rng
+
+    def take(shard):
+        gen = torch.Generator().manual_seed(7)
+        fn = (lambda s: rng.randint(10, s, "cpu")) if draw == "randint" else \
+            (lambda s: getattr(rng, draw)(s, "cpu"))
+        with rng.shared_stream(gen, shard):
+            return torch.cat([fn((6 // shard.world, 3)), fn((6 // shard.world, 3))])
+
+    whole = take(rng.Shard(0, 1))
+    parts = [take(rng.Shard(r, 3)) for r in range(3)]
+    # Each part holds this rank's 2 rows of the first draw, then of the second.
+    assert torch.equal(torch.cat([p[:2] for p in parts]), whole[:6])
+    assert torch.equal(torch.cat([p[2:] for p in parts]), whole[6:])
+    assert draw != "randint" or (whole.dtype == torch.int64 and int(whole.max()) < 10)
