@@ -34,7 +34,6 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
     "minimax": ("G minimises log(1 - D(G(z))) (Algorithm 1 as printed)",
                 ["game.g_loss='minimax'"]),
     "fast-lr": ("Adam lr 5e-3 for both players (10x)", ["optim.lr=0.005"]),
-    "weak-D": ("D with one hidden layer of 4 units", ["model.d_units=[4]"]),
 }
 STEPS = {"ring8": 1000, "grid25": 1500}  # G updates per run
 SAMPLES = 2500
