@@ -6,7 +6,7 @@ gankit.metrics.mode_coverage on 2,500 samples. Writes to --out one JSON per data
 (every run's numbers and their mean +- std over seeds), one PNG per dataset (each setting's
 seed-0 samples over the true density beside D's decision surface), and prints a Markdown table.
 
-    python benchmarks/collapse.py --out docs/figures/collapse          # the docs/game.md table
+    python benchmarks/collapse.py --datasets ring8 --seeds 5 --settings baseline minimax fast-lr
     python benchmarks/collapse.py --quick --out /tmp/collapse          # 3 seeds, ring8 only
 """
 
@@ -34,6 +34,9 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
     "minimax": ("G minimises log(1 - D(G(z))) (Algorithm 1 as printed)",
                 ["game.g_loss='minimax'"]),
     "fast-lr": ("Adam lr 5e-3 for both players (10x)", ["optim.lr=0.005"]),
+    "weak-D": ("D with one hidden layer of 4 units", ["model.d_units=[4]"]),
+    "lr-decay": ("Adam lr 2e-3, divided by 1.0005 after every update",
+                 ["optim.lr=0.002", "optim.lr_decay=1.0005"]),
 }
 STEPS = {"ring8": 1000, "grid25": 1500}  # G updates per run
 SAMPLES = 2500

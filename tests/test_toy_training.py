@@ -146,6 +146,8 @@ def test_figure1_short_run_ends_near_the_games_end_point(tmp_path):
     assert report.final_mean_abs_d_minus_dstar < 0.12
     lo, hi = report.final_region
     assert lo < 2.0 < hi and hi - lo > 2.0  # around N(2, 0.5^2)'s mass, at least +-2 std
+    g_lo, g_hi = report.final_g_support
+    assert lo < g_lo < 2.0 < g_hi  # G has not reached the left end of the region yet
     gif = Image.open(tmp_path / "f" / "figure1.gif")
     assert gif.n_frames == 4  # a frame every 100 of 400 steps
     png = Image.open(tmp_path / "f" / "figure1.png")

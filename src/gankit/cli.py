@@ -97,7 +97,8 @@ def _figure1(args: argparse.Namespace) -> int:
           f"{report.final_max_abs_d_minus_half:.3f} over x in [{lo:.2f}, {hi:.2f}] (99% of "
           f"(p_data + p_g)/2), mass-weighted mean {report.final_mean_abs_d_minus_half:.4f}; "
           f"for D* of the final G: max {report.final_max_abs_dstar_minus_half:.3f}; "
-          f"E|D - D*| {report.final_mean_abs_d_minus_dstar:.4f}")
+          f"E|D - D*| {report.final_mean_abs_d_minus_dstar:.4f}; p_g > 0 on "
+          f"[{report.final_g_support[0]:.2f}, {report.final_g_support[1]:.2f}]")
     return 0
 
 

@@ -76,6 +76,7 @@ class Figure1Report:
     final_max_abs_dstar_minus_half: float  # the same max for D* of the final G: G's share
     final_mean_abs_d_minus_dstar: float  # mass-weighted: D's own share
     final_region: tuple[float, float]
+    final_g_support: tuple[float, float]  # outermost grid points where p_g > 0
     final_jsd: float  # JSD(p_data || p_g), nats (max log 2)
     final_tv: float  # total variation distance, in [0, 1]
     panel_b_max_abs_d_minus_dstar: float  # D trained alone vs D*, same support rule as theory
@@ -137,6 +138,7 @@ def make_figure1(out: str | os.PathLike, sets: list[str] | tuple[str, ...] = (),
         result.step, [snaps[a].step, snaps[a].step, snaps[c].step, last.step],
         half.max_abs_d_minus_half, half.mean_abs_d_minus_half, half.max_abs_dstar_minus_half,
         half.mean_abs_d_minus_dstar, half.region,
+        (float(last.grid[last.p_g > 0].min()), float(last.grid[last.p_g > 0].max())),
         theory.jsd(last.p_data, last.p_g, last.grid),
         theory.total_variation(last.p_data, last.p_g, last.grid),
         float(np.abs(d_opt.d - d_star)[support].max()), [str(f) for f in files])
