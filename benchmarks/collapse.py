@@ -35,6 +35,8 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
                 ["game.g_loss='minimax'"]),
     "fast-lr": ("Adam lr 5e-3 for both players (10x)", ["optim.lr=0.005"]),
     "weak-D": ("D with one hidden layer of 4 units", ["model.d_units=[4]"]),
+    "strong-D": ("k = 5 D steps per G step (alternating)",
+                 ["game.schedule='alternating'", "game.d_steps=5"]),
     "lr-decay": ("Adam lr 2e-3, divided by 1.0005 after every update",
                  ["optim.lr=0.002", "optim.lr_decay=1.0005"]),
 }

@@ -138,7 +138,7 @@ def make_figure1(out: str | os.PathLike, sets: list[str] | tuple[str, ...] = (),
         result.step, [snaps[a].step, snaps[a].step, snaps[c].step, last.step],
         half.max_abs_d_minus_half, half.mean_abs_d_minus_half, half.max_abs_dstar_minus_half,
         half.mean_abs_d_minus_dstar, half.region,
-        (float(last.grid[last.p_g > 0].min()), float(last.grid[last.p_g > 0].max())),
+        _support(last),
         theory.jsd(last.p_data, last.p_g, last.grid),
         theory.total_variation(last.p_data, last.p_g, last.grid),
         float(np.abs(d_opt.d - d_star)[support].max()), [str(f) for f in files])
@@ -150,6 +150,12 @@ def _distribution(cfg: Config) -> GaussianMixture:
     from gankit.data.toy import distribution
 
     return distribution(cfg.data.name)  # type: ignore[return-value]
+
+
+def _support(snap: GameSnapshot) -> tuple[float, float]:
+    """Outermost grid points where p_g > 0; NaN when G puts all its mass off the grid."""
+    xs = snap.grid[snap.p_g > 0]
+    return (float(xs.min()), float(xs.max())) if xs.size else (float("nan"), float("nan"))
 
 
 def _titled(snap: GameSnapshot, label: str, extra: str = "") -> GameSnapshot:
