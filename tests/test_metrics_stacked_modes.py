@@ -20,14 +20,6 @@ from gankit.metrics.features import load_feature_network
 from gankit.metrics.stacked_modes import count_modes, digit_triples, stacked_modes
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def classifier():
     return load_feature_network("mnist-classifier")
@@ -96,12 +88,16 @@ def test_evaluator_rows(digits):
 @pytest.fixture(scope="module")
 def stacked_run(mnist_root, tmp_path_factory):
     """A narrow DCGAN on Stacked MNIST, trained for two steps (the wiring, not the quality)."""
-    torch.set_num_threads(1)
     cfg = build_config("dcgan-stacked-mnist", sets=[
         f"data.data_dir={str(mnist_root)!r}", "model.g_width=4", "model.d_width=4",
         "train.batch_size=16", "train.max_steps=2", "train.sample_every=0"])
     out = tmp_path_factory.mktemp("stacked") / "run"
-    gankit.train(config=cfg, out=out, progress=False)
+    before = torch.get_num_threads()  # module scope: conftest's one-thread fixture is not on yet
+    torch.set_num_threads(1)
+    try:
+        gankit.train(config=cfg, out=out, progress=False)
+    finally:
+        torch.set_num_threads(before)
     return out
 
 

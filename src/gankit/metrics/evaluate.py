@@ -93,20 +93,22 @@ class Evaluator:
         head = [m for m in self.metrics if m in MNIST_HEAD]
         feature = [m for m in self.metrics if m in FEATURE_METRICS - MNIST_HEAD]
         keep = [m for m in self.metrics if m not in FEATURE_METRICS]
-        reason = ""
+        reason, failed = "", False
         if feature:
             try:
                 self.feature_network  # noqa: B018 (loads and caches it, or says why not)
                 keep = [m for m in self.metrics if m not in MNIST_HEAD]
             except GankitError as exc:
-                reason = f"{', '.join(feature)} not computed: {exc}"
-                keep += [m for m in ("parzen", "stacked-modes") if m not in keep
-                         and (m == "parzen" or self.dataset == "stacked_mnist")]
+                failed = True
+                reason = f"{', '.join(feature)} not computed: {' '.join(str(exc).split())}"
         if head:
             reason += ("; " if reason else "") + (f"{', '.join(head)} not computed: they need "
                                                   "the MNIST classifier's ten classes")
         if not reason:
             return None
+        if failed or not keep:  # fall back to what needs no downloaded weights
+            keep += [m for m in ("parzen", "stacked-modes") if m not in keep
+                     and (m == "parzen" or self.dataset == "stacked_mnist")]
         self.metrics = keep
         return f"gankit: note: RGB data: {reason}; computing {', '.join(keep)}"
 
