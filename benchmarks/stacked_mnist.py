@@ -67,7 +67,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--minutes", type=float, default=5.0, help="CPU minutes per variant")
-    ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    ap.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS),
+                    help="none: the real-data calibration only")
     ap.add_argument("--samples", type=int, default=STACKED_SAMPLES)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -75,8 +76,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = [calibration(args.samples, args.data_dir)]
-    print(f"real data: {rows[0]['modes']} modes, KL {rows[0]['kl']:.4f} "
-          f"({args.samples} training images)", flush=True)
+    print(f"real data: {rows[0]['modes']} modes, KL {rows[0]['kl']:.4f}, largest mode "
+          f"{rows[0]['largest_mode']} of {args.samples} training images", flush=True)
+    _write(args, rows)
     for name in args.variants:
         row = train_variant(name, args.minutes, args.out, args.seed, args.samples,
                             args.data_dir)
@@ -85,10 +87,15 @@ def main() -> None:
               f"wall, step {row['step']}, epoch {row['epoch']}): {row['modes']} modes, KL "
               f"{row['kl']:.4f}, largest mode {row['largest_mode']} of {args.samples}; load "
               f"{row['load_avg_1min']:.1f}, {torch.get_num_threads()} thread(s)", flush=True)
-        summary = {"preset": PRESET, "minutes": args.minutes, "threads": args.threads,
-                   "seed": args.seed, "torch": torch.__version__, "rows": rows}
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "stacked_mnist.json").write_text(json.dumps(summary, indent=1) + "\n")
+        _write(args, rows)
+
+
+def _write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    """OUT/stacked_mnist.json after each row, so that a stopped run keeps what it measured."""
+    summary = {"preset": PRESET, "minutes": args.minutes, "threads": args.threads,
+               "seed": args.seed, "torch": torch.__version__, "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "stacked_mnist.json").write_text(json.dumps(summary, indent=1) + "\n")
 
 
 if __name__ == "__main__":
