@@ -256,11 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="score a checkpoint (Parzen, FID, KID, PR, score, modes)")
     e.add_argument("checkpoint", type=Path, help="a run directory or checkpoint folder")
     e.add_argument("--metrics", default="parzen,fid,kid,pr,score,modes",
-                   help="comma-separated subset of parzen,fid,kid,pr,score,modes")
-    e.add_argument("--samples", type=int, default=10_000, help="generated samples (paper: 10000)")
+                   help="comma-separated subset of parzen,fid,kid,pr,score,modes,stacked-modes "
+                   "(RGB data: fid,kid,pr in Inception space, else a fallback)")
+    e.add_argument("--samples", type=int, help="generated samples (default: 10000 as in the "
+                   "paper; 26000 with stacked-modes)")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--features", default="mnist-classifier", help="feature network name")
-    e.add_argument("--features-path", help="weights file for the feature network")
+    e.add_argument("--features", default="mnist-classifier",
+                   help="feature network name (RGB data: inception)")
+    e.add_argument("--features-path", help="weights file for the feature network "
+                   "(inception: a local .safetensors, see docs/convolutional.md)")
     e.add_argument("--out", type=Path, help="JSON path (default: RUN/eval/<checkpoint>.json)")
     e.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 BEST_DIR, BEST_JSON = "best", "best.json"
 # The result rows each metric name produces.
 _ROWS = {"parzen": ["parzen"], "fid": ["fid"], "kid": ["kid"], "pr": ["precision", "recall"],
-         "score": ["score"], "modes": ["modes_kl"]}
+         "score": ["score"], "modes": ["modes_kl"],
+         "stacked-modes": ["stacked_modes", "stacked_kl"]}
 
 
 class PeriodicEvaluation(Callback):
