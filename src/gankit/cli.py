@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit import api
+from gankit import api, bench
 from gankit.config import preset_names, preset_summary
 from gankit.errors import GankitError
 from gankit.figures import save_grid
@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_sample)
+
+    b = sub.add_parser("bench", help="training/sampling throughput beside a plain PyTorch loop "
+                       "and the machine's matmul rate")
+    bench.add_arguments(b)
+    b.set_defaults(func=bench.main_from_args)
 
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=_presets)

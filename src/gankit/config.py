@@ -89,12 +89,23 @@ class TrainConfig:
 
 
 @dataclass
+class SpeedConfig:
+    """How the update is executed; none of these changes its mathematics (see docs/speed.md)."""
+
+    step: str = field(default="auto", metadata=_choice("auto", "fused", "autograd"))
+    compile: bool = False  # torch.compile the networks of the autograd step
+    autocast: str = field(default="none", metadata=_choice("none", "bf16"))
+    threads: int = field(default=0, metadata=_range(0))  # 0: torch's default
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     game: GameConfig = field(default_factory=GameConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

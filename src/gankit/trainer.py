@@ -30,7 +30,8 @@ from gankit.nets import build_discriminator, build_generator
 from gankit.noise import sample_noise
 from gankit.optim import build_optimizer, momentum_at, set_momentum
 from gankit.runs import CONFIG, METRICS, MetricsLog, run_info, write_run_info
-from gankit.schedules import SCHEDULES, Player, batches_per_step
+from gankit.schedules import Player, batches_per_step
+from gankit.speed import build_step
 
 GRID_SIZE = 100  # the fixed noise batch drawn as a 10 x 10 grid every epoch
 
@@ -123,12 +124,13 @@ class Trainer:
         d_net = build_discriminator(cfg.model, self.data.shape)
         self.g = Player(g_net.to(self.device), *build_optimizer(cfg.optim, g_net.parameters()))
         self.d = Player(d_net.to(self.device), *build_optimizer(cfg.optim, d_net.parameters()))
-        self.step_fn = SCHEDULES[cfg.game.schedule]
         self.g_loss = GENERATOR_LOSSES[cfg.game.g_loss]
+        self.step_fn = build_step(cfg, self.g, self.d, self.g_loss)
         fixed = torch.Generator().manual_seed(derived_seed(cfg.train.seed, 1))
         self.fixed_noise = sample_noise(GRID_SIZE, cfg.model.noise_dim, cfg.model.prior, "cpu",
                                         fixed).to(self.device)
         self.step = self.epoch = self.batch_in_epoch = 0
+        self._compile_logged = False
         self.train_seconds = 0.0
         self.metrics = MetricsLog(self.run_dir / METRICS)
         self.last_checkpoint: Path | None = None
@@ -245,7 +247,8 @@ class Trainer:
         for p in (self.g, self.d):
             set_momentum(p.opt, momentum_at(self.cfg.optim, self.epoch + 1))
         order = torch.Generator().manual_seed(derived_seed(cfg.seed, 2, self.epoch + 1))
-        batches = epoch_batches(len(self.data), cfg.batch_size, order)
+        # The epoch's indices go to the device once, not one small copy per step.
+        batches = torch.stack(epoch_batches(len(self.data), cfg.batch_size, order)).to(self.device)
         end = self.steps_per_epoch * self.per_step
         bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch // self.per_step,
                    desc=f"epoch {self.epoch + 1}", leave=False,
@@ -255,8 +258,11 @@ class Trainer:
         try:
             while self.batch_in_epoch < end:
                 idx = batches[self.batch_in_epoch:self.batch_in_epoch + self.per_step]
-                stats = self.step_fn(self.g, self.d, [self.images[i.to(self.device)] for i in idx],
-                                     self.g_loss)
+                stats = self.step_fn(self.g, self.d, [self.images[i] for i in idx], self.g_loss)
+                if getattr(self.step_fn, "compile_seconds", None) and not self._compile_logged:
+                    self._compile_logged = True
+                    self.metrics.write({"event": "compiled", "step": self.step + 1,
+                                        "seconds": round(self.step_fn.compile_seconds, 3)})
                 self.step += 1
                 self.batch_in_epoch += self.per_step
                 count += 1

@@ -1,0 +1,210 @@
+"""The fast update paths against the plain autograd step: same mathematics within tolerance."""
+
+import copy
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gankit.config import ModelConfig, OptimConfig, build_config
+from gankit.errors import ConfigError
+from gankit.fused import FusedSimultaneousStep, supports
+from gankit.losses import (
+    GENERATOR_LOSSES,
+    discriminator_loss,
+    generator_loss_minimax,
+    generator_loss_non_saturating,
+)
+from gankit.nets import build_discriminator, build_generator
+from gankit.optim import build_optimizer
+from gankit.schedules import Player, alternating_step, simultaneous_step
+from gankit.speed import AutocastStep, CompiledStep, build_step
+
+SHAPE = (1, 4, 4)
+
+
+@pytest.fixture
+def float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def _pair(keep=(0.8, 0.5), optim="momentum", seed=0):
+    torch.manual_seed(seed)
+    mcfg = ModelConfig(noise_dim=5, g_hidden=[7, 6], d_units=[4, 3], d_pieces=3,
+                       d_input_keep=keep[0], d_hidden_keep=keep[1],
+                       g_init_range=0.5, d_init_range=0.5)
+    ocfg = OptimConfig(name=optim, lr=0.1, lr_decay=1.5)
+    g = build_generator(mcfg, SHAPE, torch.rand(16))
+    d = build_discriminator(mcfg, SHAPE)
+    return (Player(g, *build_optimizer(ocfg, g.parameters())),
+            Player(d, *build_optimizer(ocfg, d.parameters())))
+
+
+def _same(a, b, tol):
+    for p, q in zip(a.net.parameters(), b.net.parameters(), strict=True):
+        assert torch.allclose(p, q, rtol=tol, atol=tol), (p - q).abs().max()
+
+
+@pytest.mark.parametrize("optim", ["momentum", "adam"])
+@pytest.mark.parametrize("g_loss", ["non_saturating", "minimax"])
+def test_fused_step_equals_autograd_step_without_dropout(float64, optim, g_loss):
+    """keep = 1: no random masks, so both paths see the same noise and must agree."""
+    g1, d1 = _pair(keep=(1.0, 1.0), optim=optim)
+    g2, d2 = _pair(keep=(1.0, 1.0), optim=optim)
+    loss = GENERATOR_LOSSES[g_loss]
+    fused = FusedSimultaneousStep()
+    assert supports(g2.net, d2.net, loss)
+    reals = torch.rand(3, 8, *SHAPE)
+    for step, real in enumerate(reals):
+        torch.manual_seed(100 + step)
+        a = simultaneous_step(g1, d1, [real], loss)
+        torch.manual_seed(100 + step)
+        b = fused(g2, d2, [real], loss)
+        for x, y in zip(a, b, strict=True):
+            assert torch.allclose(x, y, rtol=1e-12, atol=1e-14)
+    _same(g1, g2, 1e-11)
+    _same(d1, d2, 1e-11)
+    assert g1.lr == g2.lr and d1.lr == d2.lr
+
+
+def test_fused_step_with_dropout_equals_autograd_with_the_same_masks(float64):
+    """Replays the fused step's random draws, then differentiates with autograd."""
+    g, d = _pair()
+    g0, d0 = copy.deepcopy(g.net), copy.deepcopy(d.net)
+    n, real = 6, torch.rand(6, *SHAPE)
+    torch.manual_seed(7)
+    FusedSimultaneousStep()(g, d, [real], generator_loss_non_saturating)
+    torch.manual_seed(7)
+    z = g0.sample_noise(n)
+    masks = [torch.empty(2 * n, 16).uniform_().lt_(0.8).div_(0.8)]
+    masks += [torch.empty(w, 2 * n).uniform_().lt_(0.5).div_(0.5).t() for w in (4, 3)]
+    fake = g0(z).reshape(n, -1)
+    h = torch.cat([real.reshape(n, -1), fake])
+    layers = [m for m in d0.net if not isinstance(m, torch.nn.Dropout)]
+    for mask, layer in zip(masks, layers, strict=True):
+        h = layer(h * mask)
+    logits = h.squeeze(1)
+    loss_d = discriminator_loss(logits[:n], logits[n:])
+    loss_g = generator_loss_non_saturating(logits[n:])
+    gd = torch.autograd.grad(loss_d, list(d0.parameters()), retain_graph=True)
+    gg = torch.autograd.grad(loss_g, list(g0.parameters()))
+    for net, net0, grads in ((d.net, d0, gd), (g.net, g0, gg)):
+        for p, p0, gr in zip(net.parameters(), net0.parameters(), grads, strict=True):
+            assert gr.abs().max() > 0
+            assert torch.allclose(p, p0 - 0.1 * gr, rtol=1e-12, atol=1e-14)
+
+
+def test_fused_step_in_float32_stays_within_rounding_of_float64():
+    """The tolerance stated for float32 runs: parameters agree to 1e-5 relative after 5 steps."""
+    g1, d1 = _pair(keep=(1.0, 1.0))
+    g2, d2 = copy.deepcopy(g1), copy.deepcopy(d1)
+    for p in (g2, d2):
+        p.net.double()
+    fused32, fused64 = FusedSimultaneousStep(), FusedSimultaneousStep()
+    for _ in range(5):
+        real = torch.rand(8, *SHAPE)
+        z = g1.net.sample_noise(8)
+        g1.net.sample_noise = lambda n, generator=None, z=z: z
+        g2.net.sample_noise = lambda n, generator=None, z=z: z.double()
+        fused32(g1, d1, [real], generator_loss_minimax)
+        fused64(g2, d2, [real.double()], generator_loss_minimax)
+    for a, b in ((g1, g2), (d1, d2)):
+        for p, q in zip(a.net.parameters(), b.net.parameters(), strict=True):
+            assert torch.allclose(p.double(), q, rtol=1e-5, atol=1e-6)
+
+
+def test_unsupported_models_are_reported():
+    g, d = _pair()
+    assert not supports(g.net, torch.nn.Linear(16, 1), generator_loss_non_saturating)
+    assert not supports(g.net, d.net, lambda logits: F.softplus(-logits).mean())
+
+
+def _config(*sets):
+    return build_config("quickstart", sets=list(sets))
+
+
+def _run(step, g, d, steps=3, seed=0):
+    torch.manual_seed(seed)
+    reals = torch.rand(steps, 8, *SHAPE)
+    for i, real in enumerate(reals):
+        torch.manual_seed(seed + i)
+        step(g, d, [real], generator_loss_non_saturating)
+
+
+def test_build_step_picks_fused_when_it_can_and_refuses_impossible_requests():
+    g, d = _pair()
+    assert isinstance(build_step(_config(), g, d, generator_loss_non_saturating),
+                      FusedSimultaneousStep)
+    assert build_step(_config("speed.step='autograd'"), g, d, generator_loss_non_saturating) \
+        is simultaneous_step
+    alt = _config("game.schedule='alternating'")
+    assert build_step(alt, g, d, generator_loss_non_saturating) is alternating_step
+    with pytest.raises(ConfigError, match="fused"):
+        build_step(_config("game.schedule='alternating'", "speed.step='fused'"), g, d,
+                   generator_loss_non_saturating)
+    with pytest.raises(ConfigError, match="autocast"):
+        build_step(_config("speed.step='fused'", "speed.autocast='bf16'"), g, d,
+                   generator_loss_non_saturating)
+
+
+def test_bf16_autocast_step_stays_close_to_the_float32_step():
+    """Stated tolerance: after 3 steps each parameter's change from its start agrees with the
+    float32 step's change to 5% of that change's size."""
+    g1, d1 = _pair(keep=(1.0, 1.0))
+    g2, d2 = _pair(keep=(1.0, 1.0))
+    g0, d0 = _pair(keep=(1.0, 1.0))
+    _run(simultaneous_step, g1, d1)
+    step = build_step(_config("speed.autocast='bf16'"), g2, d2, generator_loss_non_saturating)
+    assert isinstance(step, AutocastStep)
+    _run(step, g2, d2)
+    for a, b, start in ((g1, g2, g0), (d1, d2, d0)):
+        for p, q, p0 in zip(a.net.parameters(), b.net.parameters(), start.net.parameters(),
+                            strict=True):
+            change = (p - p0).norm()
+            assert change > 0
+            assert (p - q).norm() <= 0.05 * change
+
+
+def test_compile_failure_falls_back_to_eager_with_a_warning(monkeypatch):
+    g1, d1 = _pair()
+    g2, d2 = _pair()
+    _run(simultaneous_step, g1, d1)
+
+    class Broken(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def sample_noise(self, n):
+            return self.net.sample_noise(n)
+
+        def forward(self, *args):
+            raise RuntimeError("no C++ compiler here")
+
+    monkeypatch.setattr(torch, "compile", Broken)
+    step = build_step(_config("speed.compile=true", "speed.step='autograd'"), g2, d2,
+                      generator_loss_non_saturating)
+    with pytest.warns(UserWarning, match="no C.. compiler"):
+        _run(step, g2, d2)
+    assert step.failed and step.compile_seconds is None
+    _same(g1, g2, 0)
+    _same(d1, d2, 0)
+
+
+@pytest.mark.skipif(os.environ.get("GANKIT_COMPILE_TESTS") != "1",
+                    reason="compiling takes minutes on 2 cores; GANKIT_COMPILE_TESTS=1 runs it")
+def test_compiled_step_equals_the_eager_step_without_dropout():
+    """Stated tolerance: float32 rounding, 1e-5 relative after 2 steps."""
+    g1, d1 = _pair(keep=(1.0, 1.0))
+    g2, d2 = _pair(keep=(1.0, 1.0))
+    _run(simultaneous_step, g1, d1, steps=2)
+    step = build_step(_config("speed.compile=true"), g2, d2, generator_loss_non_saturating)
+    assert isinstance(step, CompiledStep)
+    _run(step, g2, d2, steps=2)
+    assert step.failed is None and step.compile_seconds > 0
+    _same(g1, g2, 1e-5)
+    _same(d1, d2, 1e-5)
