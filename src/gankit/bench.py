@@ -185,6 +185,8 @@ def run(rounds: int = 3, steps: int = 60, batches: tuple[int, ...] = (50, 100, 2
         data_dir: Path | None = None, preset: str = "paper-mnist",
         sets: tuple[str, ...] = ()) -> dict[str, Any]:
     cfg = build_config(preset, sets=list(sets))
+    if cfg.speed.threads:  # for both loops, not only gankit's
+        torch.set_num_threads(cfg.speed.threads)
     images, source = load_images(data_dir)
     pixels = math.prod(images.shape[1:])
     flops = flops_per_sample(cfg, pixels)
