@@ -8,7 +8,7 @@ alternating D then G, nn.BCELoss on sigmoid outputs, torch.optim.SGD with moment
 batch reused for G's step. Both run in this process, interleaved over several rounds; the
 medians and their ratio are printed (machines here are noisy: compare ratios, not absolutes).
 
-    python benchmarks/throughput.py [--steps 300] [--rounds 3] [--json out.json]
+    python benchmarks/throughput.py [--steps 300] [--rounds 3] [--threads N] [--json out.json]
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--set", action="append", default=[], help="config overrides for gankit")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from gankit.data import load_dataset
 
     images = load_dataset("mnist", "train", args.data_dir).images

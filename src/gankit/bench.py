@@ -1,11 +1,11 @@
 """``gankit bench``: training, sampling and evaluation throughput beside a plain PyTorch loop
 and the machine's measured matrix-multiply rate, as text and JSON.
 
-Everything is measured in one process with interleaved rounds (a plain-loop round, a gankit
-round, a matmul probe, repeated) and medians are reported, because shared machines are noisy:
-compare the ratios, which see the same load, more than the absolute figures.
+Everything is measured in one process, in short alternating chunks (plain loop, gankit, matmul
+probes, then the reverse order, ...), because shared machines are noisy: compare the ratios,
+which see the same load, more than the absolute figures.
 
-    python -m gankit.bench [--rounds 3] [--steps 60] [--batches 50,100,200,500,1000] [--json F]
+    python -m gankit.bench [--rounds 6] [--steps 120] [--batches 50,100,200,500,1000] [--json F]
 """
 
 from __future__ import annotations
@@ -61,31 +61,41 @@ def flops_per_sample(cfg: Config, pixels: int) -> dict[str, float]:
     return {"useful": 2.0 * useful, "plain_loop": 2.0 * plain}
 
 
-# ------------------------------------------------------------------ the machine's rate
+# ------------------------------------------------------------------ the contestants
+# Each is built once, then called with a number of steps and returns the seconds taken;
+# ``race`` calls them in short alternating chunks so that every one sees the same load.
+
+
+class MatmulProbe:
+    """fp32 torch.mm over (m, k, n) shapes: the machine's rate for these products."""
+
+    def __init__(self, shapes: list[tuple[int, int, int]]) -> None:
+        self.mats = [(torch.randn(m, k), torch.randn(k, n), torch.empty(m, n))
+                     for m, k, n in shapes]
+        self.flops = sum(2.0 * m * k * n for m, k, n in shapes)
+        self(1)
+
+    def __call__(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            for a, b, out in self.mats:
+                torch.mm(a, b, out=out)
+        return time.perf_counter() - start
 
 
 def matmul_rate(shapes: list[tuple[int, int, int]], seconds: float = 0.3) -> float:
     """fp32 GFLOP/s of torch.mm over (m, k, n) shapes, each weighted by its FLOPs."""
-    total_flops = total_time = 0.0
-    for m, k, n in shapes:
-        a, b, out = torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)
-        torch.mm(a, b, out=out)
-        reps, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds / len(shapes):
-            torch.mm(a, b, out=out)
-            reps += 1
-        total_time += time.perf_counter() - start
-        total_flops += 2.0 * m * k * n * reps
-    return total_flops / total_time / 1e9
+    probe, steps, spent = MatmulProbe(shapes), 0, 0.0
+    while spent < seconds:
+        spent += probe(1)
+        steps += 1
+    return probe.flops * steps / spent / 1e9
 
 
 def model_gemm_shapes(cfg: Config, pixels: int, batch: int) -> list[tuple[int, int, int]]:
     """The forward products of both models at this batch (D over real and fake together)."""
     g, d = layer_shapes(cfg, pixels)
     return [(batch, i, o) for i, o in g] + [(2 * batch, i, o) for i, o in d if o > 1]
-
-
-# ------------------------------------------------------------------ the two trainers
 
 
 class _PlainMaxout(nn.Module):
@@ -98,34 +108,44 @@ class _PlainMaxout(nn.Module):
         return self.lin(x).view(-1, self.units, self.pieces).max(-1).values
 
 
+class PlainLoop:
+    """The paper's model as a user writes it: alternating D then G, nn.BCELoss on sigmoid
+    outputs, torch.optim.SGD with momentum, the fake batch reused for G's step."""
+
+    def __init__(self, images: torch.Tensor, batch: int = 100) -> None:
+        self.g = nn.Sequential(nn.Linear(100, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(),
+                               nn.Linear(1200, 784), nn.Sigmoid())
+        self.d = nn.Sequential(nn.Dropout(0.2), _PlainMaxout(784, 240, 5), nn.Dropout(0.5),
+                               _PlainMaxout(240, 240, 5), nn.Dropout(0.5), nn.Linear(240, 1),
+                               nn.Sigmoid())
+        self.opt_d = torch.optim.SGD(self.d.parameters(), lr=0.1, momentum=0.5)
+        self.opt_g = torch.optim.SGD(self.g.parameters(), lr=0.1, momentum=0.5)
+        self.flat, self.batch = images.reshape(len(images), -1), batch
+        self.ones, self.zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+        self(1)
+
+    def __call__(self, steps: int) -> float:
+        g, d, bce, batch = self.g, self.d, nn.BCELoss(), self.batch
+        start = time.perf_counter()
+        for _ in range(steps):
+            x = self.flat[torch.randint(len(self.flat), (batch,))]
+            z = torch.rand(batch, 100) * 2 * math.sqrt(3) - math.sqrt(3)
+            fake = g(z)
+            self.opt_d.zero_grad()
+            loss_d = 0.5 * (bce(d(x), self.ones) + bce(d(fake.detach()), self.zeros))
+            loss_d.backward()
+            self.opt_d.step()
+            self.opt_g.zero_grad()
+            loss_g = bce(d(fake), self.ones)
+            loss_g.backward()
+            self.opt_g.step()
+        _ = (loss_d.item(), loss_g.item())  # a log line's read-back
+        return time.perf_counter() - start
+
+
 def plain_loop(images: torch.Tensor, steps: int, batch: int = 100) -> float:
-    """Samples/s of the paper's model as a user writes it: alternating D then G, nn.BCELoss on
-    sigmoid outputs, torch.optim.SGD with momentum, the fake batch reused for G's step."""
-    g = nn.Sequential(nn.Linear(100, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(),
-                      nn.Linear(1200, 784), nn.Sigmoid())
-    d = nn.Sequential(nn.Dropout(0.2), _PlainMaxout(784, 240, 5), nn.Dropout(0.5),
-                      _PlainMaxout(240, 240, 5), nn.Dropout(0.5), nn.Linear(240, 1), nn.Sigmoid())
-    opt_d = torch.optim.SGD(d.parameters(), lr=0.1, momentum=0.5)
-    opt_g = torch.optim.SGD(g.parameters(), lr=0.1, momentum=0.5)
-    bce = nn.BCELoss()
-    flat = images.reshape(len(images), -1)
-    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
-    start = time.perf_counter()
-    for step in range(steps):
-        x = flat[torch.randint(len(flat), (batch,))]
-        z = torch.rand(batch, 100) * 2 * math.sqrt(3) - math.sqrt(3)
-        fake = g(z)
-        opt_d.zero_grad()
-        loss_d = 0.5 * (bce(d(x), ones) + bce(d(fake.detach()), zeros))
-        loss_d.backward()
-        opt_d.step()
-        opt_g.zero_grad()
-        loss_g = bce(d(fake), ones)
-        loss_g.backward()
-        opt_g.step()
-        if step % 50 == 0:
-            _ = (loss_d.item(), loss_g.item())
-    return steps * batch / (time.perf_counter() - start)
+    """Samples/s of ``PlainLoop`` over ``steps`` steps."""
+    return steps * batch / PlainLoop(images, batch)(steps)
 
 
 def players(cfg: Config, shape: tuple[int, int, int]) -> tuple[Player, Player]:
@@ -135,18 +155,33 @@ def players(cfg: Config, shape: tuple[int, int, int]) -> tuple[Player, Player]:
             Player(d, *build_optimizer(cfg.optim, d.parameters())))
 
 
-def gankit_loop(cfg: Config, images: torch.Tensor, steps: int, batch: int) -> float:
-    """Samples/s of gankit's configured step, batches by index into the in-memory tensor."""
-    g, d = players(cfg, tuple(images.shape[1:]))
-    g_loss = GENERATOR_LOSSES[cfg.game.g_loss]
-    step = build_step(cfg, g, d, g_loss)
-    step(g, d, [images[:batch]], g_loss)  # first call: buffers (and compilation, if asked)
-    order = torch.randint(len(images), (steps, batch))
-    start = time.perf_counter()
-    for idx in order:
-        stats = step(g, d, [images[idx]], g_loss)
-    float(stats.d_loss)  # one read-back, as a log line would
-    return steps * batch / (time.perf_counter() - start)
+class GankitLoop:
+    """gankit's configured step, batches by index into the in-memory tensor as the trainer."""
+
+    def __init__(self, cfg: Config, images: torch.Tensor, batch: int) -> None:
+        self.g, self.d = players(cfg, tuple(images.shape[1:]))
+        self.g_loss = GENERATOR_LOSSES[cfg.game.g_loss]
+        self.step = build_step(cfg, self.g, self.d, self.g_loss)
+        self.images, self.batch = images, batch
+        self(1)  # first call: buffers (and compilation, if asked)
+
+    def __call__(self, steps: int) -> float:
+        order = torch.randint(len(self.images), (steps, self.batch))
+        start = time.perf_counter()
+        for idx in order:
+            stats = self.step(self.g, self.d, [self.images[idx]], self.g_loss)
+        float(stats.d_loss)  # a log line's read-back
+        return time.perf_counter() - start
+
+
+def race(contestants: dict[str, Any], steps: int, chunks: int) -> dict[str, list[float]]:
+    """Seconds per chunk of ``steps`` steps for each contestant, in alternating order."""
+    times: dict[str, list[float]] = {name: [] for name in contestants}
+    names = list(contestants)
+    for c in range(chunks):
+        for name in names if c % 2 == 0 else names[::-1]:
+            times[name].append(contestants[name](steps))
+    return times
 
 
 def sampling_rate(cfg: Config, shape: tuple[int, int, int], n: int = 2000,
@@ -181,42 +216,47 @@ def load_images(data_dir: Path | None) -> tuple[torch.Tensor, str]:
         return torch.rand(10000, 1, 28, 28), "random 28x28 (MNIST not found)"
 
 
-def run(rounds: int = 3, steps: int = 60, batches: tuple[int, ...] = (50, 100, 200, 500, 1000),
+def run(rounds: int = 6, steps: int = 120, batches: tuple[int, ...] = (50, 100, 200, 500, 1000),
         data_dir: Path | None = None, preset: str = "paper-mnist",
         sets: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``rounds`` chunks of ``steps // rounds`` steps per contestant, alternating; the figures
+    are totals over the chunks (ratios also as the median of per-chunk ratios)."""
     cfg = build_config(preset, sets=list(sets))
-    if cfg.speed.threads:  # for both loops, not only gankit's
+    if cfg.speed.threads:  # for every contestant, not only gankit's step
         torch.set_num_threads(cfg.speed.threads)
     images, source = load_images(data_dir)
     pixels = math.prod(images.shape[1:])
     flops = flops_per_sample(cfg, pixels)
-    shapes = model_gemm_shapes(cfg, pixels, cfg.train.batch_size)
-    plain, ours, rate, square = [], [], [], []
     bs = cfg.train.batch_size
-    for _ in range(rounds):
-        plain.append(plain_loop(images, steps, bs))
-        ours.append(gankit_loop(cfg, images, steps, bs))
-        rate.append(matmul_rate(shapes))
-        square.append(matmul_rate([(1024, 1024, 1024)]))
-    med = statistics.median
+    chunk = max(1, steps // rounds)
+    probe = MatmulProbe(model_gemm_shapes(cfg, pixels, bs))
+    square = MatmulProbe([(512, 512, 512)])
+    t = race({"plain": PlainLoop(images, bs), "gankit": GankitLoop(cfg, images, bs),
+              "mm": probe, "mm512": square}, chunk, rounds)
+    per_s = {k: chunk * rounds * bs / sum(v) for k, v in t.items()}
     result: dict[str, Any] = {
         "preset": preset, "data": source, "torch": torch.__version__,
         "threads": torch.get_num_threads(), "batch_size": bs, "rounds": rounds, "steps": steps,
         "useful_mflop_per_sample": flops["useful"] / 1e6,
         "plain_loop_mflop_per_sample": flops["plain_loop"] / 1e6,
-        "plain_samples_per_s": med(plain), "gankit_samples_per_s": med(ours),
-        "matmul_gflops_model_shapes": med(rate), "matmul_gflops_1024": med(square),
+        "plain_samples_per_s": per_s["plain"], "gankit_samples_per_s": per_s["gankit"],
+        "ratio": per_s["gankit"] / per_s["plain"],
+        "ratio_median_of_rounds": statistics.median(
+            p / o for p, o in zip(t["plain"], t["gankit"], strict=True)),
+        "matmul_gflops_model_shapes": probe.flops * chunk * rounds / sum(t["mm"]) / 1e9,
+        "matmul_gflops_512": square.flops * chunk * rounds / sum(t["mm512"]) / 1e9,
     }
-    result["ratio"] = result["gankit_samples_per_s"] / result["plain_samples_per_s"]
     useful = result["gankit_samples_per_s"] * flops["useful"] / 1e9
     result["useful_gflops"] = useful
     result["utilisation_model_shapes"] = useful / result["matmul_gflops_model_shapes"]
-    result["utilisation_1024"] = useful / result["matmul_gflops_1024"]
-    result["floor_ms_per_step"] = bs * flops["useful"] / 1e9 / med(rate) * 1e3
+    result["utilisation_512"] = useful / result["matmul_gflops_512"]
+    result["floor_ms_per_step"] = bs * flops["useful"] / 1e9 / result[
+        "matmul_gflops_model_shapes"] * 1e3
     curve = []
     for b in batches:
-        n_steps = max(3, steps * bs // b)
-        p, o = plain_loop(images, n_steps, b), gankit_loop(cfg, images, n_steps, b)
+        n = max(2, chunk * bs // b)
+        tb = race({"plain": PlainLoop(images, b), "gankit": GankitLoop(cfg, images, b)}, n, 2)
+        p, o = (2 * n * b / sum(tb[k]) for k in ("plain", "gankit"))
         curve.append({"batch": b, "plain_samples_per_s": p, "gankit_samples_per_s": o,
                       "ratio": o / p})
     result["batch_curve"] = curve
@@ -227,17 +267,18 @@ def run(rounds: int = 3, steps: int = 60, batches: tuple[int, ...] = (50, 100, 2
 def format_report(r: dict[str, Any]) -> str:
     lines = [
         f"{r['preset']}, batch {r['batch_size']}, {r['threads']} threads, torch {r['torch']}, "
-        f"data {r['data']}; median of {r['rounds']} interleaved rounds x {r['steps']} steps",
+        f"data {r['data']}; {r['steps']} steps each in {r['rounds']} alternating chunks",
         f"  useful work       : {r['useful_mflop_per_sample']:8.1f} MFLOP per example "
         f"(plain loop computes {r['plain_loop_mflop_per_sample']:.1f})",
         f"  fp32 matmul rate  : {r['matmul_gflops_model_shapes']:8.1f} GFLOP/s at the model's "
-        f"shapes, {r['matmul_gflops_1024']:.1f} at 1024^3",
+        f"shapes, {r['matmul_gflops_512']:.1f} at 512^3",
         f"  floor per step    : {r['floor_ms_per_step']:8.2f} ms at the model-shape rate",
         f"  plain PyTorch loop: {r['plain_samples_per_s']:8.0f} samples/s",
         f"  gankit step       : {r['gankit_samples_per_s']:8.0f} samples/s  "
-        f"= {r['ratio']:.2f}x plain, {r['useful_gflops']:.1f} useful GFLOP/s = "
+        f"= {r['ratio']:.2f}x plain (median over chunks {r['ratio_median_of_rounds']:.2f}x), "
+        f"{r['useful_gflops']:.1f} useful GFLOP/s = "
         f"{100 * r['utilisation_model_shapes']:.0f}% of the model-shape rate, "
-        f"{100 * r['utilisation_1024']:.0f}% of the 1024^3 rate",
+        f"{100 * r['utilisation_512']:.0f}% of the 512^3 rate",
         "  batch  plain/s  gankit/s  ratio",
     ]
     lines += [f"  {c['batch']:5d} {c['plain_samples_per_s']:8.0f} {c['gankit_samples_per_s']:9.0f}"
@@ -248,8 +289,10 @@ def format_report(r: dict[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
-    parser.add_argument("--steps", type=int, default=60, help="steps per round at batch 100")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="alternating chunks the steps are split into")
+    parser.add_argument("--steps", type=int, default=120,
+                        help="steps per contestant at the preset's batch (curve: same examples)")
     parser.add_argument("--batches", default="50,100,200,500,1000",
                         help="batch sizes of the throughput curve")
     parser.add_argument("--preset", default="paper-mnist")
