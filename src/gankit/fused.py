@@ -31,7 +31,7 @@ from torch import nn
 from gankit.losses import generator_loss_minimax, generator_loss_non_saturating
 from gankit.nets.mlp import MaxoutDiscriminator, MLPGenerator
 from gankit.optim import ClassicMomentumSGD
-from gankit.schedules import GLoss, Player, StepStats
+from gankit.schedules import GLoss, Player, StepStats, simultaneous_step
 
 Tensor = torch.Tensor
 
@@ -118,8 +118,13 @@ class FusedSimultaneousStep:
             upd = self._updates[id(player)] = _Update(player)
         return upd
 
-    @torch.no_grad()
     def __call__(self, g: Player, d: Player, reals: list[Tensor], g_loss: GLoss) -> StepStats:
+        if not supports(g.net, d.net, g_loss):  # e.g. a loss swapped in later: autograd knows it
+            return simultaneous_step(g, d, reals, g_loss)
+        return self._fused(g, d, reals, g_loss)
+
+    @torch.no_grad()
+    def _fused(self, g: Player, d: Player, reals: list[Tensor], g_loss: GLoss) -> StepStats:
         (real,) = reals
         gnet, dnet = g.net, d.net
         assert isinstance(gnet, MLPGenerator) and isinstance(dnet, MaxoutDiscriminator)
