@@ -137,8 +137,8 @@ def _run(step, g, d, steps=3, seed=0):
 
 def test_build_step_picks_fused_when_it_can_and_refuses_impossible_requests():
     g, d = _pair()
-    assert isinstance(build_step(_config(), g, d, generator_loss_non_saturating),
-                      FusedSimultaneousStep)
+    assert isinstance(build_step(_config("speed.step='auto'"), g, d,
+                                 generator_loss_non_saturating), FusedSimultaneousStep)
     assert build_step(_config("speed.step='autograd'"), g, d, generator_loss_non_saturating) \
         is simultaneous_step
     alt = _config("game.schedule='alternating'")
