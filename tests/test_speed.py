@@ -17,7 +17,9 @@ from gankit.losses import (
     generator_loss_non_saturating,
 )
 from gankit.nets import build_discriminator, build_generator
+from gankit.nets.dropout import Dropout
 from gankit.optim import build_optimizer
+from gankit.rng import shared_stream
 from gankit.schedules import Player, alternating_step, simultaneous_step
 from gankit.speed import AutocastStep, CompiledStep, build_step
 
@@ -80,11 +82,11 @@ def test_fused_step_with_dropout_equals_autograd_with_the_same_masks(float64):
     FusedSimultaneousStep()(g, d, [real], generator_loss_non_saturating)
     torch.manual_seed(7)
     z = g0.sample_noise(n)
-    masks = [torch.empty(2 * n, 16).uniform_().lt_(0.8).div_(0.8)]
-    masks += [torch.empty(w, 2 * n).uniform_().lt_(0.5).div_(0.5).t() for w in (4, 3)]
+    masks = [torch.rand(2 * n, 16).lt_(0.8).div_(0.8)]
+    masks += [torch.rand(2 * n, w).lt_(0.5).div_(0.5) for w in (4, 3)]
     fake = g0(z).reshape(n, -1)
     h = torch.cat([real.reshape(n, -1), fake])
-    layers = [m for m in d0.net if not isinstance(m, torch.nn.Dropout)]
+    layers = [m for m in d0.net if not isinstance(m, Dropout)]
     for mask, layer in zip(masks, layers, strict=True):
         h = layer(h * mask)
     logits = h.squeeze(1)
@@ -121,6 +123,25 @@ def test_unsupported_models_are_reported():
     g, d = _pair()
     assert not supports(g.net, torch.nn.Linear(16, 1), generator_loss_non_saturating)
     assert not supports(g.net, d.net, lambda logits: F.softplus(-logits).mean())
+    d.net.net[0] = torch.nn.Dropout(0.2)  # masks not from gankit.rng: not the fused step's D
+    assert not supports(g.net, d.net, generator_loss_non_saturating)
+
+
+def test_fused_step_draws_from_the_shared_stream():
+    """Noise and masks come from gankit.rng: the stream decides them, torch's global RNG not."""
+    results = []
+    for global_seed in (1, 2):
+        g, d = _pair()
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        stream = torch.Generator().manual_seed(5)
+        with shared_stream(stream):
+            FusedSimultaneousStep()(g, d, [torch.full((6, *SHAPE), 0.5)],
+                                    generator_loss_non_saturating)
+        assert torch.equal(torch.get_rng_state(), before)
+        results.append([p.clone() for p in (*g.net.parameters(), *d.net.parameters())])
+    for p, q in zip(*results, strict=True):
+        assert torch.equal(p, q)
 
 
 def _config(*sets):
@@ -149,6 +170,15 @@ def test_build_step_picks_fused_when_it_can_and_refuses_impossible_requests():
     with pytest.raises(ConfigError, match="autocast"):
         build_step(_config("speed.step='fused'", "speed.autocast='bf16'"), g, d,
                    generator_loss_non_saturating)
+    # Data-parallel and conditional runs: 'auto' takes main's autograd step, 'fused' refuses.
+    auto = _config("speed.step='auto'")
+    assert build_step(auto, g, d, generator_loss_non_saturating, distributed=True) \
+        is simultaneous_step
+    cond = _config("speed.step='auto'", "condition.classes=10")
+    assert build_step(cond, g, d, generator_loss_non_saturating) is simultaneous_step
+    with pytest.raises(ConfigError, match="one process"):
+        build_step(_config("speed.step='fused'"), g, d, generator_loss_non_saturating,
+                   distributed=True)
 
 
 def test_bf16_autocast_step_stays_close_to_the_float32_step():
@@ -208,3 +238,27 @@ def test_compiled_step_equals_the_eager_step_without_dropout():
     assert step.failed is None and step.compile_seconds > 0
     _same(g1, g2, 1e-5)
     _same(d1, d2, 1e-5)
+
+
+def test_compile_failure_inside_the_shared_stream_rewinds_it(monkeypatch):
+    """The failed first call drew noise from the stream; the eager retry must redraw it."""
+    g1, d1 = _pair()
+    g2, d2 = _pair()
+    with shared_stream(torch.Generator().manual_seed(3)):
+        _run(simultaneous_step, g1, d1, steps=1)
+
+    def broken(net):
+        class Broken(torch.nn.Module):
+            def sample_noise(self, n):
+                return net.sample_noise(n)
+
+            def forward(self, *args):
+                raise RuntimeError("no compiler")
+        return Broken()
+
+    monkeypatch.setattr(torch, "compile", broken)
+    step = build_step(_config("speed.compile=true"), g2, d2, generator_loss_non_saturating)
+    with shared_stream(torch.Generator().manual_seed(3)), pytest.warns(UserWarning):
+        _run(step, g2, d2, steps=1)
+    _same(g1, g2, 0)
+    _same(d1, d2, 0)

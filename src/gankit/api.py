@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from gankit import checkpoint as ckpt
+from gankit import distributed
 from gankit.config import Config, build_config, merge
 from gankit.errors import CheckpointError, GankitError
 from gankit.nets import build_generator
@@ -29,8 +30,20 @@ def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None =
           progress: bool = True, callbacks: list[Callback] | None = None) -> TrainResult:
     """Train a new run; ``overrides`` maps ``"section.key"`` to a value (``--set`` in Python)."""
     cfg = config if config is not None else build_config(preset, config_file, sets, overrides)
-    run_dir = create_run_dir(Path(out) if out else default_run_dir(preset))
-    return Trainer(cfg, run_dir, progress=progress, callbacks=callbacks).fit()
+    callbacks = [*(callbacks or []), *_config_callbacks(cfg)]
+    ctx = distributed.from_env()
+    run_dir = Path(out) if out else default_run_dir(preset)
+    if ctx.active:  # every rank must use rank 0's directory name
+        run_dir = Path(distributed.broadcast_str(str(run_dir)))
+    failure = None
+    if ctx.is_main:
+        try:
+            create_run_dir(run_dir)
+        except GankitError as exc:
+            failure = exc
+    if ctx.any(failure is not None, torch.device("cpu")):
+        raise failure or GankitError(f"rank 0 could not create run directory {run_dir}")
+    return Trainer(cfg, run_dir, progress=progress, callbacks=callbacks, dist=ctx).fit()
 
 
 def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
@@ -48,9 +61,17 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
     if device is not None:
         changes["device"] = device
     cfg = merge(cfg, {"train": changes}, "resume options")
+    callbacks = [*(callbacks or []), *_config_callbacks(cfg)]
     # Checkpoints live in RUN/checkpoints/<name>, so the run directory is two levels up.
     return Trainer(cfg, path.parent.parent, resume_from=path, progress=progress,
-                   callbacks=callbacks).fit()
+                   callbacks=callbacks, dist=distributed.from_env()).fit()
+
+
+def _config_callbacks(cfg: Config) -> list[Callback]:
+    """Callbacks the config switches on (periodic evaluation when eval.every > 0)."""
+    from gankit.metrics.periodic import callbacks_for
+
+    return callbacks_for(cfg)
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
@@ -58,7 +79,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
     resolved, _ = ckpt.resolve(path)
     tensors, state = ckpt.read_checkpoint(resolved)
     cfg = merge(Config(), state["config"], f"{resolved}/state.json")
-    g = build_generator(cfg.model, tuple(state["image_shape"]))
+    g = build_generator(cfg.model, tuple(state["image_shape"]), condition=cfg.condition)
     try:
         g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G/")})
     except RuntimeError as exc:
@@ -68,8 +89,12 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
 
 
 def sample(source: str | os.PathLike | nn.Module, n: int, seed: int | None = None,
-           device: str | torch.device = "cpu", batch_size: int = 1000) -> torch.Tensor:
-    """``n`` samples (N, C, H, W) in the data's range, from a generator or a run/checkpoint path."""
+           device: str | torch.device = "cpu", batch_size: int = 1000,
+           labels: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` samples (N, C, H, W) in the data's range, from a generator or a run/checkpoint path.
+
+    A conditional generator draws sample i of class ``labels[i]`` (default: i mod classes).
+    """
     if n < 1:
         raise GankitError(f"the number of samples must be at least 1, got {n}")
     g = source if isinstance(source, nn.Module) else load_generator(source, device)
@@ -81,6 +106,26 @@ def sample(source: str | os.PathLike | nn.Module, n: int, seed: int | None = Non
     # All noise is drawn at once on the CPU: the samples do not depend on batch_size or device.
     z = sample_noise(n, g.noise_dim, g.prior, "cpu", gen)
     device = next(g.parameters()).device
+    y = class_labels(g, n, labels)
     with torch.no_grad():
-        parts = [g(z[i:i + batch_size].to(device)).cpu() for i in range(0, n, batch_size)]
+        parts = [(g(z[i:i + batch_size].to(device)) if y is None else
+                  g(z[i:i + batch_size].to(device), y[i:i + batch_size].to(device))).cpu()
+                 for i in range(0, n, batch_size)]
     return torch.cat(parts)
+
+
+def class_labels(g: nn.Module, n: int, labels: Sequence[int] | torch.Tensor | None
+                 ) -> torch.Tensor | None:
+    """Checked labels for ``n`` samples of ``g`` (None for an unconditional generator)."""
+    classes = getattr(g, "classes", 0)
+    if not classes:
+        if labels is not None:
+            raise GankitError("this generator is unconditional; it takes no class labels")
+        return None
+    y = torch.arange(n) % classes if labels is None else torch.as_tensor(labels).long().flatten()
+    if len(y) == 1:
+        y = y.expand(n)
+    if len(y) != n or int(y.min()) < 0 or int(y.max()) >= classes:
+        raise GankitError(f"need {n} class labels in 0..{classes - 1} (or one for all), got "
+                          f"{y.tolist()[:10]}")
+    return y

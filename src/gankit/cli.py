@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from gankit import api, bench
+from gankit import api, bench, distributed
+from gankit.conditional.cli import add_commands as add_conditional_commands
 from gankit.config import preset_names, preset_summary
 from gankit.errors import GankitError
 from gankit.figures import save_grid
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.nproc is not None and "WORLD_SIZE" not in os.environ:
+        return distributed.launch(args.nproc, _without_nproc(args.argv))
     if args.resume:
         clashes = [flag for flag, value in (("--preset", args.preset), ("--config", args.config),
                                             ("--set", args.set), ("--out", args.out),
@@ -36,6 +40,8 @@ def _train(args: argparse.Namespace) -> int:
         result = api.train(args.preset or (None if args.config else "paper-mnist"),
                            out=args.out, config_file=args.config, sets=sets,
                            progress=not args.quiet)
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # rank 0 speaks for a data-parallel job
     where = f"checkpoint {result.checkpoint}" if result.checkpoint else "no checkpoint"
     if result.stopped_by is not None:
         name = signal.Signals(result.stopped_by).name
@@ -46,8 +52,21 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
 def _sample(args: argparse.Namespace) -> int:
-    images = api.sample(args.source, args.n, seed=args.seed, device=args.device)
+    images = api.sample(args.source, args.n, seed=args.seed, device=args.device,
+                        labels=None if args.label is None else [args.label])
     if args.out:
         print(f"wrote {save_grid(images, args.out, scale=max(1, 56 // images.shape[-1]))}")
     if args.npy:
@@ -62,6 +81,55 @@ def _sample(args: argparse.Namespace) -> int:
 def _presets(args: argparse.Namespace) -> int:
     for name in preset_names():
         print(f"{name:<16} {preset_summary(name)}")
+    return 0
+
+
+def _train_classifier(args: argparse.Namespace) -> int:
+    from gankit.metrics.classifier import train_classifier
+
+    report = train_classifier(args.out, epochs=args.epochs, seed=args.seed,
+                              data_dir=args.data_dir, progress=not args.quiet)
+    print(f"wrote {report.path}: validation accuracy {report.valid_accuracy:.4f} (epoch "
+          f"{report.best_epoch}), test accuracy {report.test_accuracy:.4f}, "
+          f"{report.seconds:.0f}s")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from gankit.metrics.evaluate import evaluate_checkpoint, format_table
+
+    report, path = evaluate_checkpoint(args.checkpoint, args.metrics, args.samples, args.seed,
+                                       args.data_dir, args.out, progress=not args.quiet,
+                                       features=args.features, features_path=args.features_path)
+    print(f"{report['checkpoint']} (epoch {report['epoch']}, step {report['step']}), "
+          f"{report['n_samples']} samples")
+    print(format_table(report["results"]))
+    print(f"wrote {path}")
+    return 0
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from gankit import checkpoint as ckpt
+    from gankit import paper_figures as pf
+    from gankit.data import load_dataset
+    from gankit.metrics.evaluate import run_dir_of
+
+    path, _ = ckpt.resolve(args.checkpoint)
+    _, state = ckpt.read_checkpoint(path)
+    data = state["config"]["data"]
+    data_dir = args.data_dir or data.get("data_dir") or None
+    train = load_dataset(data["name"], "train", data_dir).images
+    test = load_dataset(data["name"], "test", data_dir).images
+    g = api.load_generator(path)
+    out = args.out or run_dir_of(path) / "figures" / path.name
+    print(f"wrote {pf.figure2(g, train, out / 'figure2.png', seed=args.seed)}")
+    print(f"wrote {pf.figure3(g, out / 'figure3.png', seed=args.seed)}")
+    memo = pf.memorisation(g, train, test, n=args.n_memo, seed=args.seed,
+                           progress=not args.quiet)
+    print(f"wrote {pf.memorisation_figure(memo, out / 'memorisation.png')}")
+    s = memo.summary()
+    print(f"median squared distance to the nearest training image: samples "
+          f"{s['sample_median']:.2f}, test images {s['test_median']:.2f}")
     return 0
 
 
@@ -81,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
     t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--nproc", type=int, metavar="N",
+                   help="data-parallel over N processes on this machine (torchrun's agent)")
     t.set_defaults(func=_train)
 
     s = sub.add_parser("sample", help="draw samples from a trained generator")
@@ -90,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--npy", type=Path, help="write raw samples (N, C, H, W) here")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
+    s.add_argument("--class", dest="label", type=int,
+                   help="conditional runs: draw this class (default: column i is class i)")
     s.set_defaults(func=_sample)
 
     b = sub.add_parser("bench", help="training/sampling throughput beside a plain PyTorch loop "
@@ -97,13 +169,48 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_arguments(b)
     b.set_defaults(func=bench.main_from_args)
 
+    e = sub.add_parser("evaluate", help="score a checkpoint (Parzen, FID, KID, PR, score, modes)")
+    e.add_argument("checkpoint", type=Path, help="a run directory or checkpoint folder")
+    e.add_argument("--metrics", default="parzen,fid,kid,pr,score,modes",
+                   help="comma-separated subset of parzen,fid,kid,pr,score,modes")
+    e.add_argument("--samples", type=int, default=10_000, help="generated samples (paper: 10000)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--features", default="mnist-classifier", help="feature network name")
+    e.add_argument("--features-path", help="weights file for the feature network")
+    e.add_argument("--out", type=Path, help="JSON path (default: RUN/eval/<checkpoint>.json)")
+    e.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=_evaluate)
+
+    f = sub.add_parser("figures", help="the paper's Figures 2 and 3 and a memorisation check")
+    f.add_argument("checkpoint", type=Path, help="a run directory or checkpoint folder")
+    f.add_argument("--out", type=Path, help="folder (default: RUN/figures/<checkpoint>/)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--n-memo", type=int, default=1000,
+                   help="samples and test images in the memorisation histogram")
+    f.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=_figures)
+
+    c = sub.add_parser("train-classifier",
+                       help="train the MNIST classifier that defines FID/KID/PR features")
+    c.add_argument("--out", type=Path, required=True, help="weights file (.safetensors)")
+    c.add_argument("--epochs", type=int, default=4)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=_train_classifier)
+
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=_presets)
+    add_conditional_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except GankitError as exc:

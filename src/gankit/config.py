@@ -63,6 +63,17 @@ class GameConfig:
 
 
 @dataclass
+class ConditionConfig:
+    """Conditional GANs (gankit.nets.conditional): the class label y fed to G and D."""
+
+    classes: int = field(default=0, metadata=_range(0))  # 0: unconditional
+    # How D sees y: concatenated to x, by projection (Miyato & Koyama 2018), or not at all
+    # (AC-GAN as Odena et al. published it: D only predicts the class).
+    d_input: str = field(default="concat", metadata=_choice("concat", "projection", "none"))
+    aux_weight: float = field(default=0.0, metadata=_range(0))  # AC-GAN class loss; 0: off
+
+
+@dataclass
 class OptimConfig:
     name: str = field(default="momentum", metadata=_choice("momentum", "adam"))
     lr: float = field(default=0.1, metadata=_range(0, lo_open=True))
@@ -86,6 +97,19 @@ class TrainConfig:
     sample_every: int = field(default=1, metadata=_range(0))  # epochs, 0: never
     checkpoint_every: int = field(default=1, metadata=_range(1))  # epochs
     keep_checkpoints: int = field(default=3, metadata=_range(0))  # 0: keep all
+    sync_batchnorm: bool = False  # data-parallel: batch norm over the global batch
+
+
+@dataclass
+class EvalConfig:
+    """Periodic evaluation during training (gankit.metrics.periodic); every = 0 turns it off."""
+
+    every: int = field(default=0, metadata=_range(0))  # epochs
+    metrics: str = "parzen"  # comma-separated names from gankit.metrics.evaluate.METRICS
+    samples: int = field(default=2000, metadata=_range(2))
+    seed: int = field(default=0, metadata=_range(0))  # of the noise; a private RNG stream
+    best_by: str = field(default="", metadata=_choice(
+        "", "parzen", "fid", "kid", "precision", "recall", "score", "modes_kl"))
 
 
 @dataclass
@@ -104,8 +128,10 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     game: GameConfig = field(default_factory=GameConfig)
+    condition: ConditionConfig = field(default_factory=ConditionConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     speed: SpeedConfig = field(default_factory=SpeedConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:

@@ -17,7 +17,10 @@ Same mathematics as ``schedules.simultaneous_step`` (tested equal in float64), l
 
 Rounding differs from the autograd step (summation order), and the random draws come in another
 order (noise, then one dropout mask per layer for the 2B rows), so a seeded run gives other
-numbers than with ``speed.step = "autograd"``; a run still repeats itself exactly.
+numbers than with ``speed.step = "autograd"``; a run still repeats itself exactly. Noise and
+masks come from ``gankit.rng`` like the autograd step's, so the step runs inside the trainer's
+``shared_stream``. It implements one process and unconditional models only: data-parallel and
+conditional runs go to the autograd step (``speed.build_step`` and ``__call__`` check).
 At an exact tie inside a maxout unit every maximal piece gets the gradient, as in the authors'
 Theano code (autograd's amax splits it evenly); ties have probability zero for these inputs.
 """
@@ -28,7 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gankit import rng
 from gankit.losses import generator_loss_minimax, generator_loss_non_saturating
+from gankit.nets.dropout import Dropout
+from gankit.nets.maxout import Maxout
 from gankit.nets.mlp import MaxoutDiscriminator, MLPGenerator
 from gankit.optim import ClassicMomentumSGD
 from gankit.schedules import GLoss, Player, StepStats, simultaneous_step
@@ -37,9 +43,18 @@ Tensor = torch.Tensor
 
 
 def supports(g: nn.Module, d: nn.Module, g_loss: GLoss) -> bool:
-    """Whether the fused step implements this pair of models and generator loss."""
-    return (type(g) is MLPGenerator and type(d) is MaxoutDiscriminator
-            and g_loss in (generator_loss_non_saturating, generator_loss_minimax))
+    """Whether the fused step implements this pair of models and generator loss.
+
+    Only the paper's unconditional MLPs as built by ``gankit.nets``: D alternates
+    Dropout/Maxout and ends in Dropout/Linear. Anything else goes to the autograd step.
+    """
+    if not (type(g) is MLPGenerator and type(d) is MaxoutDiscriminator
+            and g_loss in (generator_loss_non_saturating, generator_loss_minimax)):
+        return False
+    kinds = [type(m) for m in d.net]
+    pairs = len(kinds) // 2
+    return (len(kinds) % 2 == 0 and pairs >= 2
+            and kinds == [Dropout, Maxout] * (pairs - 1) + [Dropout, nn.Linear])
 
 
 class _Update:
@@ -118,9 +133,12 @@ class FusedSimultaneousStep:
             upd = self._updates[id(player)] = _Update(player)
         return upd
 
-    def __call__(self, g: Player, d: Player, reals: list[Tensor], g_loss: GLoss) -> StepStats:
-        if not supports(g.net, d.net, g_loss):  # e.g. a loss swapped in later: autograd knows it
-            return simultaneous_step(g, d, reals, g_loss)
+    def __call__(self, g: Player, d: Player, reals: list[Tensor], g_loss: GLoss,
+                 labels: list[Tensor] | None = None, aux_weight: float = 0.0) -> StepStats:
+        # A loss swapped in later, class labels or a DDP wrapper: the autograd step knows them.
+        if (labels is not None or g.ddp is not None or d.ddp is not None
+                or not supports(g.net, d.net, g_loss)):
+            return simultaneous_step(g, d, reals, g_loss, labels, aux_weight)
         return self._fused(g, d, reals, g_loss)
 
     @torch.no_grad()
@@ -146,10 +164,10 @@ class FusedSimultaneousStep:
         # ---- D forward over [real; fake] with fresh per-example dropout masks. Hidden layers
         # are held features x examples (U x 2n): the max over a unit's pieces then reduces a
         # middle dimension with the examples contiguous, which vectorises; BLAS takes either.
-        layers = [m for m in dnet.net if not isinstance(m, nn.Dropout)]
-        keeps = [1 - m.p for m in dnet.net if isinstance(m, nn.Dropout)]
+        layers = [m for m in dnet.net if not isinstance(m, Dropout)]
+        keeps = [m.keep for m in dnet.net if isinstance(m, Dropout)]
         maxouts, out = layers[:-1], layers[-1]
-        m0 = _mask(buf("m0", 2 * n, x.shape[1], like=x), keeps[0])
+        m0 = _mask(2 * n, x.shape[1], keeps[0], x)
         masks = [m0]
         hts = [torch.mul(x, m0, out=buf("h0", *x.shape, like=x)).t()]  # inputs, in x 2n
         ties = []
@@ -161,7 +179,7 @@ class FusedSimultaneousStep:
             a = torch.amax(pre, 1, out=buf(f"a{i}", mo.units, 2 * n, like=x))
             ties.append(torch.eq(pre, a.unsqueeze(1),
                                  out=buf(f"e{i}", *pre.shape, like=x, dtype=torch.bool)))
-            m = _mask(buf(f"m{i + 1}", mo.units, 2 * n, like=x), keeps[i + 1])
+            m = _mask(2 * n, mo.units, keeps[i + 1], x).t()
             masks.append(m)
             hts.append(a.mul_(m))
         logits = torch.addmv(out.bias, hts[-1].t(), out.weight[0])
@@ -222,6 +240,10 @@ class FusedSimultaneousStep:
         return StepStats(loss_d.detach(), loss_g.detach(), p_real, p_fake)
 
 
-def _mask(buf: Tensor, keep: float) -> Tensor:
-    """A dropout mask: 1/keep with probability keep, else 0 (cheaper than bernoulli_ on CPU)."""
-    return buf.uniform_().lt_(keep).div_(keep)
+def _mask(rows: int, cols: int, keep: float, like: Tensor) -> Tensor:
+    """A (rows = examples, cols) dropout mask: 1/keep with probability keep, else 0.
+
+    Drawn by ``gankit.rng`` (the trainer's shared stream) with the examples first, as
+    ``gankit.nets.dropout.Dropout`` draws them.
+    """
+    return rng.rand((rows, cols), like.device).to(like.dtype).lt_(keep).div_(keep)

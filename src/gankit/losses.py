@@ -34,6 +34,15 @@ def generator_loss_non_saturating(fake_logits: Tensor) -> Tensor:
     return F.softplus(-fake_logits).mean()
 
 
+def auxiliary_class_loss(class_logits: Tensor, labels: Tensor) -> Tensor:
+    """AC-GAN's class term -log p(y | x): cross-entropy on raw logits.
+
+    Never a softmax before it: F.cross_entropy applies log-softmax itself, and a softmax in
+    front (a bug kept for years in a popular reference) flattens the gradients.
+    """
+    return F.cross_entropy(class_logits, labels)
+
+
 GENERATOR_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
     "minimax": generator_loss_minimax,
     "non_saturating": generator_loss_non_saturating,

@@ -6,14 +6,15 @@ import math
 
 import torch
 
+from gankit import rng
+
 PRIORS = ("uniform", "gaussian")
 
 
 def sample_noise(n: int, dim: int, prior: str = "uniform", device: torch.device | str = "cpu",
                  generator: torch.Generator | None = None) -> torch.Tensor:
     if prior == "uniform":
-        u = torch.rand(n, dim, device=device, generator=generator)
-        return u.mul_(2 * math.sqrt(3)).sub_(math.sqrt(3))
+        return rng.rand((n, dim), device, generator).mul_(2 * math.sqrt(3)).sub_(math.sqrt(3))
     if prior == "gaussian":
-        return torch.randn(n, dim, device=device, generator=generator)
+        return rng.randn((n, dim), device, generator)
     raise ValueError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")

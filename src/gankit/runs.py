@@ -81,6 +81,19 @@ class MetricsLog:
             os.fsync(f.fileno())
 
 
+class NullLog(MetricsLog):
+    """The metrics log of a process that is not rank 0: it writes nothing."""
+
+    def __init__(self) -> None:
+        pass
+
+    def truncate_after(self, step: int) -> None:
+        pass
+
+    def write(self, record: dict[str, Any]) -> None:
+        pass
+
+
 def _step_of(line: str) -> int:
     try:
         return int(json.loads(line).get("step", 0))

@@ -6,6 +6,10 @@
   noise, then one step on G with fresh noise.
 
 G's loss always uses a D forward with dropout active, as in the authors' code.
+
+Conditional GANs use the same steps: ``labels`` holds each real minibatch's classes, fake
+samples get classes drawn uniformly, G and D receive them, and an AC-GAN discriminator's class
+loss (weight ``aux_weight``) joins both players' losses. Unconditional calls draw nothing extra.
 """
 
 from __future__ import annotations
@@ -18,35 +22,45 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from gankit.losses import discriminator_loss
+from gankit.losses import auxiliary_class_loss, discriminator_loss
 
 Tensor = torch.Tensor
 
 
 @dataclass
 class Player:
-    """A network with its optimiser and learning-rate schedule."""
+    """A network with its optimiser and learning-rate schedule.
+
+    ``player(x)`` runs the forward pass whose backward updates this player: through the
+    DistributedDataParallel wrapper in a multi-process run, so its gradients are averaged over
+    the processes exactly once. ``player.net(x)`` bypasses the wrapper, for forward passes that
+    only carry the *other* player's gradient (D inside G's loss, G under no_grad in D's step).
+    """
 
     net: nn.Module
     opt: torch.optim.Optimizer
     lr_schedule: LambdaLR
+    ddp: nn.Module | None = None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return (self.ddp or self.net)(x)
 
     def params(self) -> list[nn.Parameter]:
         return [p for p in self.net.parameters() if p.requires_grad]
 
-    def step(self, grads: tuple[Tensor, ...]) -> None:
-        """One update from gradients matching ``params()``, then the lr schedule's tick."""
-        params = self.params()
-        for p, grad in zip(params, grads, strict=True):
-            p.grad = grad
+    def backward(self, loss: Tensor, retain_graph: bool = False) -> None:
+        """d loss / d own parameters only, into .grad (no gradient spent on the other player)."""
+        loss.backward(inputs=self.params(), retain_graph=retain_graph)
+
+    def step(self) -> None:
+        """One update from the gradients in .grad, then the lr schedule's tick."""
         self.opt.step()
         self.lr_schedule.step()
-        for p in params:
-            p.grad = None
+        self.opt.zero_grad(set_to_none=True)
 
     def apply(self, loss: Tensor) -> None:
-        """Step on d loss / d own parameters only (no gradient spent on the other player)."""
-        self.step(torch.autograd.grad(loss, self.params()))
+        self.backward(loss)
+        self.step()
 
     @property
     def lr(self) -> float:
@@ -65,29 +79,72 @@ class StepStats(NamedTuple):
 GLoss = Callable[[Tensor], Tensor]
 
 
-def simultaneous_step(g: Player, d: Player, reals: list[Tensor], g_loss: GLoss) -> StepStats:
+def _fake_labels(g: Player, real_labels: Tensor | None) -> Tensor | None:
+    """Uniform classes for a fake minibatch (None when unconditional; draws nothing then)."""
+    if real_labels is None:
+        return None
+    return torch.randint(g.net.classes, real_labels.shape, device=real_labels.device)
+
+
+def _generate(g: Player, n: int, labels: Tensor | None, wrapped: bool = True) -> Tensor:
+    """G(z) through the player's DDP wrapper when ``wrapped`` (conditional models: 1 process)."""
+    z = g.net.sample_noise(n)
+    if labels is not None:
+        return g.net(z, labels)
+    return g(z) if wrapped else g.net(z)
+
+
+def _discriminate(d: Player, x: Tensor, labels: Tensor | None, wrapped: bool = True
+                  ) -> tuple[Tensor, Tensor | None]:
+    """D's logits and, for an AC-GAN discriminator, its class logits."""
+    if labels is not None:
+        return d.net.heads(x, labels)
+    return (d(x) if wrapped else d.net(x)), None
+
+
+def simultaneous_step(g: Player, d: Player, reals: list[Tensor], g_loss: GLoss,
+                      labels: list[Tensor] | None = None, aux_weight: float = 0.0) -> StepStats:
     """One minibatch; both gradients are taken before either player moves."""
     (real,) = reals
-    fake = g.net(g.net.sample_noise(real.shape[0]))
-    real_logits, fake_logits = d.net(real), d.net(fake)
+    y_real = labels[0] if labels is not None else None
+    y_fake = _fake_labels(g, y_real)
+    fake = _generate(g, real.shape[0], y_fake)
+    (real_logits, real_cls), (fake_logits, fake_cls) = (_discriminate(d, real, y_real),
+                                                        _discriminate(d, fake, y_fake))
     loss_d = discriminator_loss(real_logits, fake_logits)
     loss_g = g_loss(fake_logits)
-    d_grads = torch.autograd.grad(loss_d, d.params(), retain_graph=True)
-    g_grads = torch.autograd.grad(loss_g, g.params())
-    d.step(d_grads)
-    g.step(g_grads)
+    if real_cls is not None:
+        loss_d = loss_d + aux_weight * 0.5 * (auxiliary_class_loss(real_cls, y_real)
+                                              + auxiliary_class_loss(fake_cls, y_fake))
+        loss_g = loss_g + aux_weight * auxiliary_class_loss(fake_cls, y_fake)
+    d.backward(loss_d, retain_graph=True)
+    g.backward(loss_g)
+    d.step()
+    g.step()
     return _stats(loss_d, loss_g, real_logits, fake_logits)
 
 
-def alternating_step(g: Player, d: Player, reals: list[Tensor], g_loss: GLoss) -> StepStats:
+def alternating_step(g: Player, d: Player, reals: list[Tensor], g_loss: GLoss,
+                     labels: list[Tensor] | None = None, aux_weight: float = 0.0) -> StepStats:
     """len(reals) = k discriminator steps, then one generator step on fresh noise."""
-    for real in reals:
+    ys = labels if labels is not None else [None] * len(reals)
+    for real, y_real in zip(reals, ys, strict=True):
+        y_fake = _fake_labels(g, y_real)
         with torch.no_grad():
-            fake = g.net(g.net.sample_noise(real.shape[0]))
-        real_logits, fake_logits_d = d.net(real), d.net(fake)
+            fake = _generate(g, real.shape[0], y_fake, wrapped=False)
+        (real_logits, real_cls), (fake_logits_d, fake_cls) = (_discriminate(d, real, y_real),
+                                                              _discriminate(d, fake, y_fake))
         loss_d = discriminator_loss(real_logits, fake_logits_d)
+        if real_cls is not None:
+            loss_d = loss_d + aux_weight * 0.5 * (auxiliary_class_loss(real_cls, y_real)
+                                                  + auxiliary_class_loss(fake_cls, y_fake))
         d.apply(loss_d)
-    loss_g = g_loss(d.net(g.net(g.net.sample_noise(reals[-1].shape[0]))))
+    y_fake = _fake_labels(g, ys[-1])
+    fake_logits, fake_cls = _discriminate(d, _generate(g, reals[-1].shape[0], y_fake), y_fake,
+                                          wrapped=False)
+    loss_g = g_loss(fake_logits)
+    if fake_cls is not None:
+        loss_g = loss_g + aux_weight * auxiliary_class_loss(fake_cls, y_fake)
     g.apply(loss_g)
     return _stats(loss_d, loss_g, real_logits, fake_logits_d)
 

@@ -23,13 +23,15 @@ from gankit import checkpoint as ckpt
 from gankit.config import Config
 from gankit.data import epoch_batches, load_dataset
 from gankit.devices import resolve_device
+from gankit.distributed import DistContext, device_for, local_batch
 from gankit.errors import CheckpointError, ConfigError, DivergenceError
 from gankit.figures import save_grid
 from gankit.losses import GENERATOR_LOSSES
 from gankit.nets import build_discriminator, build_generator
 from gankit.noise import sample_noise
 from gankit.optim import build_optimizer, momentum_at, set_momentum
-from gankit.runs import CONFIG, METRICS, MetricsLog, run_info, write_run_info
+from gankit.rng import shared_stream
+from gankit.runs import CONFIG, METRICS, MetricsLog, NullLog, run_info, write_run_info
 from gankit.schedules import Player, batches_per_step
 from gankit.speed import build_step
 
@@ -76,6 +78,12 @@ def validate(cfg: Config) -> None:
                           "'alternating'; the simultaneous update takes one step of each player")
     if cfg.optim.lr_min > cfg.optim.lr:
         raise ConfigError(f"optim.lr_min = {cfg.optim.lr_min} exceeds optim.lr = {cfg.optim.lr}")
+    cond = cfg.condition
+    if cond.classes == 0 and cond.aux_weight > 0:
+        raise ConfigError("condition.aux_weight > 0 (AC-GAN) needs condition.classes > 0")
+    if cond.classes and cond.d_input == "none" and cond.aux_weight == 0:
+        raise ConfigError("condition.d_input = 'none' hides the class from D; give it a class "
+                          "loss with condition.aux_weight > 0 (AC-GAN) or use 'concat'")
 
 
 class _StopRequests:
@@ -103,14 +111,19 @@ class _StopRequests:
 
 class Trainer:
     def __init__(self, cfg: Config, run_dir: Path, resume_from: Path | None = None,
-                 progress: bool = True, callbacks: list[Callback] | None = None) -> None:
+                 progress: bool = True, callbacks: list[Callback] | None = None,
+                 dist: DistContext | None = None) -> None:
         validate(cfg)
-        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
-        self.callbacks = list(callbacks or [])
-        self.device = resolve_device(cfg.train.device)
+        self.dist = dist or DistContext()
+        main = self.dist.is_main
+        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress and main
+        self.callbacks = list(callbacks or []) if main else []
+        self.device = device_for(self.dist, cfg.train.device) or resolve_device(cfg.train.device)
+        self.local_batch = local_batch(cfg.train.batch_size, self.dist)
         torch.manual_seed(cfg.train.seed)
         self.data = load_dataset(cfg.data.name, "train", cfg.data.data_dir)
         self.images = self.data.images.to(self.device)
+        self.labels = self._labels(cfg) if cfg.condition.classes else None
         bs = cfg.train.batch_size
         if bs > len(self.data):
             raise ConfigError(f"train.batch_size = {bs} exceeds the {len(self.data)} training "
@@ -120,28 +133,53 @@ class Trainer:
         if self.steps_per_epoch == 0:
             raise ConfigError(f"an epoch of {len(self.data)} images holds no full iteration of "
                               f"{self.per_step} batches of {bs}; lower game.d_steps or the batch")
-        g_net = build_generator(cfg.model, self.data.shape, self.data.pixel_mean())
-        d_net = build_discriminator(cfg.model, self.data.shape)
-        self.g = Player(g_net.to(self.device), *build_optimizer(cfg.optim, g_net.parameters()))
-        self.d = Player(d_net.to(self.device), *build_optimizer(cfg.optim, d_net.parameters()))
+        if self.dist.active and cfg.condition.classes:
+            raise ConfigError("conditional models train in one process for now; drop --nproc")
+        g_net = build_generator(cfg.model, self.data.shape, self.data.pixel_mean(), cfg.condition)
+        d_net = build_discriminator(cfg.model, self.data.shape, cfg.condition)
+        self.g = Player(g_net.to(self.device), *build_optimizer(cfg.optim, g_net.parameters()),
+                        self.dist.wrap(g_net, self.device, cfg.train.sync_batchnorm))
+        self.d = Player(d_net.to(self.device), *build_optimizer(cfg.optim, d_net.parameters()),
+                        self.dist.wrap(d_net, self.device, cfg.train.sync_batchnorm))
+        # Noise and dropout masks: one stream, the same on every rank (see gankit.rng).
+        self.stream = torch.Generator(self.device).manual_seed(derived_seed(cfg.train.seed, 3))
         self.g_loss = GENERATOR_LOSSES[cfg.game.g_loss]
-        self.step_fn = build_step(cfg, self.g, self.d, self.g_loss)
+        self.step_fn = build_step(cfg, self.g, self.d, self.g_loss, self.dist.active)
         fixed = torch.Generator().manual_seed(derived_seed(cfg.train.seed, 1))
         self.fixed_noise = sample_noise(GRID_SIZE, cfg.model.noise_dim, cfg.model.prior, "cpu",
                                         fixed).to(self.device)
+        # Conditional runs: each row of the grid is one z, each column one class.
+        self.fixed_labels = None
+        if cfg.condition.classes:
+            k = min(cfg.condition.classes, 10)
+            self.fixed_noise = self.fixed_noise[:GRID_SIZE // k].repeat_interleave(k, 0)
+            self.fixed_labels = torch.arange(k, device=self.device).repeat(GRID_SIZE // k)
         self.step = self.epoch = self.batch_in_epoch = 0
         self._compile_logged = False
         self.train_seconds = 0.0
-        self.metrics = MetricsLog(self.run_dir / METRICS)
+        self.metrics = MetricsLog(self.run_dir / METRICS) if main else NullLog()
         self.last_checkpoint: Path | None = None
         # Step at which each player's (D, G) loss was first non-finite, -1 while finite; kept
         # on the device so that the check costs no host synchronisation per step.
         self._first_bad = torch.full((2,), -1, device=self.device)
         if resume_from is not None:
             self._load(resume_from)
-        else:
+        elif main:
             (self.run_dir / CONFIG).write_text(cfg.to_toml(), "utf-8")
-            write_run_info(self.run_dir, run_info(cfg.train.seed, self.device))
+            info = run_info(cfg.train.seed, self.device) | {"processes": self.dist.world}
+            write_run_info(self.run_dir, info)
+
+    def _labels(self, cfg: Config) -> torch.Tensor:
+        """The training labels a conditional run needs, checked against condition.classes."""
+        labels = self.data.labels
+        if labels is None:
+            raise ConfigError(f"condition.classes = {cfg.condition.classes} needs a labelled "
+                              f"dataset; {cfg.data.name} has no labels")
+        if int(labels.min()) < 0 or int(labels.max()) >= cfg.condition.classes:
+            raise ConfigError(f"{cfg.data.name} has labels {int(labels.min())}..."
+                              f"{int(labels.max())}; condition.classes = "
+                              f"{cfg.condition.classes} must exceed the largest")
+        return labels.to(self.device)
 
     # ----------------------------------------------------------------- state
     def _state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -154,6 +192,7 @@ class Trainer:
             state[f"opt_{name}"] = tree
             state[f"lr_{name}"] = player.lr_schedule.state_dict()
         tensors["rng/cpu"] = torch.get_rng_state()
+        tensors["rng/stream"] = self.stream.get_state()
         if self.device.type == "cuda":
             tensors["rng/cuda"] = torch.cuda.get_rng_state(self.device)
         state |= {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
@@ -175,6 +214,7 @@ class Trainer:
             raise CheckpointError(f"checkpoint {path} does not fit this model ({first}); resume "
                                   "with the config the run was started with") from None
         torch.set_rng_state(tensors["rng/cpu"])
+        self.stream.set_state(tensors["rng/stream"])
         if "rng/cuda" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors["rng/cuda"], self.device)
         self.step, self.epoch = state["step"], state["epoch"]
@@ -185,8 +225,11 @@ class Trainer:
         self.metrics.write({"event": "resumed", "step": self.step, "epoch": self.epoch,
                             "checkpoint": path.name})
 
-    def save_checkpoint(self) -> Path:
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint (rank 0 only: the state is the same on every rank)."""
         self._check_weights()
+        if not self.dist.is_main:
+            return None
         name = f"epoch-{self.epoch:04d}" + (f"-step-{self.step:08d}" if self.batch_in_epoch else "")
         tensors, state = self._state()
         root = self.run_dir / "checkpoints"
@@ -210,7 +253,8 @@ class Trainer:
 
     # ----------------------------------------------------------------- loop
     def _log(self, sums: list[torch.Tensor], count: int, seconds: float) -> dict[str, float]:
-        d_loss, g_loss, d_real, d_fake = (float(s) / count for s in sums)
+        self.dist.sum_(sums)  # every rank's share of the global batch
+        d_loss, g_loss, d_real, d_fake = (float(s) / (count * self.dist.world) for s in sums)
         if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
             # Blame the player whose loss went bad first; NaN spreads to the other a step later.
             d_first, g_first = (int(v) for v in self._first_bad)
@@ -230,7 +274,8 @@ class Trainer:
 
     def _write_grid(self) -> None:
         with torch.no_grad():
-            images = self.g.net(self.fixed_noise)
+            images = (self.g.net(self.fixed_noise) if self.fixed_labels is None
+                      else self.g.net(self.fixed_noise, self.fixed_labels))
         h = images.shape[-1]
         save_grid(images, self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png", nrow=10,
                   scale=max(1, 56 // h))
@@ -257,8 +302,13 @@ class Trainer:
         count, tick = 0, time.perf_counter()
         try:
             while self.batch_in_epoch < end:
-                idx = batches[self.batch_in_epoch:self.batch_in_epoch + self.per_step]
-                stats = self.step_fn(self.g, self.d, [self.images[i] for i in idx], self.g_loss)
+                lo, hi = self.dist.rank * self.local_batch, (self.dist.rank + 1) * self.local_batch
+                idx = [i[lo:hi].to(self.device) for i in
+                       batches[self.batch_in_epoch:self.batch_in_epoch + self.per_step]]
+                ys = None if self.labels is None else [self.labels[i] for i in idx]
+                with shared_stream(self.stream, self.dist.shard):
+                    stats = self.step_fn(self.g, self.d, [self.images[i] for i in idx],
+                                         self.g_loss, ys, self.cfg.condition.aux_weight)
                 if getattr(self.step_fn, "compile_seconds", None) and not self._compile_logged:
                     self._compile_logged = True
                     self.metrics.write({"event": "compiled", "step": self.step + 1,
@@ -272,6 +322,8 @@ class Trainer:
                 self._first_bad = torch.where(bad & (self._first_bad < 0), self.step,
                                               self._first_bad)
                 bar.update(1)
+                if self.dist.active and self.dist.any(stop.signum is not None, self.device):
+                    stop.signum = stop.signum or signal.SIGTERM  # another rank was signalled
                 interrupted = stop.signum is not None or self._budget_spent()
                 if self.step % cfg.log_every == 0 or interrupted or self.batch_in_epoch == end:
                     elapsed = time.perf_counter() - tick
@@ -292,7 +344,7 @@ class Trainer:
         cfg = self.cfg.train
         self.epoch += 1
         self.batch_in_epoch = 0
-        if cfg.sample_every and self.epoch % cfg.sample_every == 0:
+        if cfg.sample_every and self.epoch % cfg.sample_every == 0 and self.dist.is_main:
             self._write_grid()
         if self.epoch % cfg.checkpoint_every == 0 or self.epoch == cfg.epochs \
                 or self._budget_spent():

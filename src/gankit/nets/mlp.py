@@ -11,6 +11,7 @@ import math
 import torch
 from torch import nn
 
+from gankit.nets.dropout import Dropout
 from gankit.nets.maxout import Maxout
 from gankit.noise import sample_noise
 
@@ -68,9 +69,9 @@ class MaxoutDiscriminator(nn.Module):
         sizes = [math.prod(image_shape), *units]
         layers: list[nn.Module] = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            layers += [nn.Dropout(1 - (input_keep if i == 0 else hidden_keep)),
+            layers += [Dropout(input_keep if i == 0 else hidden_keep),
                        Maxout(fan_in, fan_out, pieces)]
-        layers += [nn.Dropout(1 - hidden_keep), nn.Linear(sizes[-1], 1)]
+        layers += [Dropout(hidden_keep), nn.Linear(sizes[-1], 1)]
         self.net = nn.Sequential(*layers)
         for m in self.modules():
             if isinstance(m, nn.Linear):

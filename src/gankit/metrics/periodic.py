@@ -1,0 +1,110 @@
+"""Periodic evaluation during training, and keeping the best checkpoint by one metric.
+
+Configured by the ``[eval]`` section: every ``every`` epochs, ``samples`` images are drawn from
+one fixed noise batch (a private RNG, so training's random stream is untouched and runs with
+and without evaluation end with the same weights), the chosen metrics are computed and written
+to the metrics log as one line of ``eval_<metric>`` (and ``eval_<metric>_se``) values. When
+``best_by`` names a metric, the checkpoint of each new best epoch is copied to RUN/best/ and
+described in RUN/best.json.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gankit.config import Config, EvalConfig
+from gankit.errors import ConfigError
+from gankit.metrics.evaluate import FEATURE_METRICS, HIGHER_IS_BETTER, Evaluator, parse_metrics
+from gankit.trainer import Callback
+
+if TYPE_CHECKING:
+    from gankit.trainer import Trainer
+
+BEST_DIR, BEST_JSON = "best", "best.json"
+# The result rows each metric name produces.
+_ROWS = {"parzen": ["parzen"], "fid": ["fid"], "kid": ["kid"], "pr": ["precision", "recall"],
+         "score": ["score"], "modes": ["modes_kl"]}
+
+
+class PeriodicEvaluation(Callback):
+    def __init__(self, cfg: EvalConfig, dataset: str, data_dir: str | None = None,
+                 evaluator: Evaluator | None = None) -> None:
+        self.cfg = cfg
+        metrics = parse_metrics(cfg.metrics)
+        produced = [row for m in metrics for row in _ROWS[m]]
+        if cfg.best_by and cfg.best_by not in produced:
+            raise ConfigError(f"eval.best_by = {cfg.best_by!r} is not computed by eval.metrics "
+                              f"= {cfg.metrics!r}; add its metric or choose one of "
+                              + ", ".join(produced))
+        feature_metrics = [m for m in metrics if m in FEATURE_METRICS]
+        if feature_metrics and dataset != "mnist" and evaluator is None:
+            raise ConfigError(f"eval.metrics {', '.join(feature_metrics)} need the MNIST "
+                              f"feature network and data.name = {dataset!r} is not MNIST; "
+                              "use eval.metrics = 'parzen' for this dataset")
+        self.evaluator = evaluator or Evaluator(dataset, data_dir or None, metrics)
+        self.best: float | None = None
+        self._best_loaded = False
+
+    def on_epoch_end(self, trainer: Trainer) -> dict[str, Any] | None:
+        if not self.cfg.every or trainer.epoch % self.cfg.every:
+            return None
+        from gankit.api import sample
+
+        start = time.perf_counter()
+        # The same draws as `gankit sample RUN -n samples --seed seed` (a private generator).
+        net = trainer.g.net
+        was_training = net.training
+        net.eval()  # batch norm, if any, must not update its running statistics here
+        try:
+            samples = sample(net, self.cfg.samples, seed=self.cfg.seed)
+        finally:
+            net.train(was_training)
+        self.evaluator.progress = trainer.progress
+        rows = self.evaluator.run(samples)
+        record: dict[str, Any] = {}
+        for r in rows:
+            record[f"eval_{r['metric']}"] = r["value"]
+            if r["error"] is not None:
+                record[f"eval_{r['metric']}_se"] = r["error"]
+        record["eval_samples"] = len(samples)
+        record["eval_seconds"] = round(time.perf_counter() - start, 2)
+        if self.cfg.best_by:
+            record["eval_best"] = self._keep_if_best(trainer, record[f"eval_{self.cfg.best_by}"])
+        return record
+
+    def _keep_if_best(self, trainer: Trainer, value: float) -> bool:
+        run = Path(trainer.run_dir)
+        if not self._best_loaded and (run / BEST_JSON).exists():
+            self.best = json.loads((run / BEST_JSON).read_text("utf-8"))["value"]
+        self._best_loaded = True
+        higher = HIGHER_IS_BETTER[self.cfg.best_by]
+        if self.best is not None and not (value > self.best if higher else value < self.best):
+            return False
+        ckpt = trainer.last_checkpoint
+        if ckpt is None or json.loads((ckpt / "state.json").read_text())["step"] != trainer.step:
+            ckpt = trainer.save_checkpoint()
+        tmp, old = run / f".{BEST_DIR}.tmp", run / f".{BEST_DIR}.old"
+        for p in (tmp, old):
+            shutil.rmtree(p, ignore_errors=True)
+        shutil.copytree(ckpt, tmp)
+        if (run / BEST_DIR).exists():
+            (run / BEST_DIR).rename(old)
+        tmp.rename(run / BEST_DIR)
+        shutil.rmtree(old, ignore_errors=True)
+        info = {"metric": self.cfg.best_by, "value": value, "step": trainer.step,
+                "epoch": trainer.epoch, "checkpoint": ckpt.name}
+        (run / f".{BEST_JSON}.tmp").write_text(json.dumps(info) + "\n", "utf-8")
+        (run / f".{BEST_JSON}.tmp").replace(run / BEST_JSON)
+        self.best = value
+        return True
+
+
+def callbacks_for(cfg: Config) -> list[Callback]:
+    """The callbacks a configuration asks for (none when eval.every = 0)."""
+    if not cfg.eval.every:
+        return []
+    return [PeriodicEvaluation(cfg.eval, cfg.data.name, cfg.data.data_dir or None)]
