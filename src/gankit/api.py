@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,10 +18,12 @@ from torch import nn
 from gankit import checkpoint as ckpt
 from gankit import distributed
 from gankit.config import Config, build_config, merge
+from gankit.data.ranges import to_unit
 from gankit.errors import CheckpointError, GankitError
 from gankit.nets import build_generator
 from gankit.noise import sample_noise
-from gankit.runs import create_run_dir, default_run_dir
+from gankit.reliability import resume_point, run_dir_of
+from gankit.runs import RunLock, create_run_dir, default_run_dir
 from gankit.trainer import Callback, Trainer, TrainResult
 
 
@@ -35,36 +38,39 @@ def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None =
     run_dir = Path(out) if out else default_run_dir(preset)
     if ctx.active:  # every rank must use rank 0's directory name
         run_dir = Path(distributed.broadcast_str(str(run_dir)))
-    failure = None
-    if ctx.is_main:
-        try:
-            create_run_dir(run_dir)
-        except GankitError as exc:
-            failure = exc
-    if ctx.any(failure is not None, torch.device("cpu")):
-        raise failure or GankitError(f"rank 0 could not create run directory {run_dir}")
-    return Trainer(cfg, run_dir, progress=progress, callbacks=callbacks, dist=ctx).fit()
+    with contextlib.ExitStack() as held:
+        failure = None
+        if ctx.is_main:  # rank 0 holds the run's lock for all ranks
+            try:
+                held.enter_context(RunLock(run_dir))
+                create_run_dir(run_dir)
+            except GankitError as exc:
+                failure = exc
+        if ctx.any(failure is not None, torch.device("cpu")):
+            raise failure or GankitError(f"rank 0 could not create run directory {run_dir}")
+        return Trainer(cfg, run_dir, progress=progress,
+                       callbacks=[*(callbacks or []), *view_callbacks(cfg)], dist=ctx).fit()
 
 
 def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
            device: str | None = None, progress: bool = True,
            callbacks: list[Callback] | None = None) -> TrainResult:
     """Continue a run from its newest intact checkpoint; ``epochs`` may extend it."""
-    path, warnings = ckpt.resolve(run_dir)
-    for w in warnings:
-        print(f"gankit: warning: {w}")
-    _, state = ckpt.read_checkpoint(path)
-    cfg = merge(Config(), state["config"], f"{path}/state.json")
-    changes: dict[str, Any] = {}
-    if epochs is not None:
-        changes["epochs"] = epochs
-    if device is not None:
-        changes["device"] = device
-    cfg = merge(cfg, {"train": changes}, "resume options")
-    callbacks = [*(callbacks or []), *_config_callbacks(cfg)]
-    # Checkpoints live in RUN/checkpoints/<name>, so the run directory is two levels up.
-    return Trainer(cfg, path.parent.parent, resume_from=path, progress=progress,
-                   callbacks=callbacks, dist=distributed.from_env()).fit()
+    ctx = distributed.from_env()
+    root = run_dir_of(run_dir)
+    with RunLock(root) if ctx.is_main else contextlib.nullcontext():
+        path, cfg, warnings = resume_point(run_dir, clean=ctx.is_main)
+        for w in warnings:
+            print(f"gankit: warning: {w}")
+        changes: dict[str, Any] = {}
+        if epochs is not None:
+            changes["epochs"] = epochs
+        if device is not None:
+            changes["device"] = device
+        cfg = merge(cfg, {"train": changes}, "resume options")
+        callbacks = [*(callbacks or []), *_config_callbacks(cfg), *view_callbacks(cfg)]
+        return Trainer(cfg, root, resume_from=path, progress=progress, callbacks=callbacks,
+                       dist=ctx).fit()
 
 
 def _config_callbacks(cfg: Config) -> list[Callback]:
@@ -74,18 +80,33 @@ def _config_callbacks(cfg: Config) -> list[Callback]:
     return callbacks_for(cfg)
 
 
+def view_callbacks(cfg: Config) -> list[Callback]:
+    """The [report] section's callbacks; last, so that they see what the others logged."""
+    from gankit.report.callback import WriteReport
+    from gankit.tensorboard import TensorBoardLogger
+
+    return ([TensorBoardLogger()] if cfg.report.tensorboard else []) + (
+        [WriteReport()] if cfg.report.html else [])
+
+
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
     """The generator of a run directory (its latest intact checkpoint) or checkpoint folder."""
     resolved, _ = ckpt.resolve(path)
     tensors, state = ckpt.read_checkpoint(resolved)
-    cfg = merge(Config(), state["config"], f"{resolved}/state.json")
-    g = build_generator(cfg.model, tuple(state["image_shape"]), condition=cfg.condition)
+    cfg = ckpt.saved_config(state, resolved)
     try:
+        g = build_generator(cfg.model, tuple(state["image_shape"]), condition=cfg.condition)
         g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G/")})
-    except RuntimeError as exc:
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {resolved} holds a generator that does not match its "
                               f"own config ({str(exc).splitlines()[0]})") from None
     return g.to(device).eval()
+
+
+def for_display(images: torch.Tensor, source: str | os.PathLike | nn.Module) -> torch.Tensor:
+    """Samples of ``source``'s generator mapped to [0, 1] for pictures (tanh: (x + 1) / 2)."""
+    g = source if isinstance(source, nn.Module) else load_generator(source)
+    return to_unit(images, getattr(g, "output", "sigmoid"))
 
 
 def sample(source: str | os.PathLike | nn.Module, n: int, seed: int | None = None,

@@ -19,7 +19,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from gankit.errors import CheckpointError
+from gankit.config import Config, merge
+from gankit.errors import CheckpointError, ConfigError, StorageError
 
 TENSORS, STATE, MANIFEST, LATEST = "tensors.safetensors", "state.json", "manifest.json", "latest"
 FORMAT = 1
@@ -80,9 +81,26 @@ def unflatten_state(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def save_checkpoint(root: Path, name: str, tensors: dict[str, torch.Tensor],
                     state: dict[str, Any]) -> Path:
-    """Write checkpoint ``name`` under ``root`` atomically and point ``latest`` at it."""
-    root.mkdir(parents=True, exist_ok=True)
+    """Write checkpoint ``name`` under ``root`` atomically and point ``latest`` at it.
+
+    When the disk is full or read-only, the half-written temporary is removed and a
+    StorageError says so; earlier checkpoints and ``latest`` are untouched.
+    """
     tmp = root / f".{name}.tmp-{os.getpid()}"
+    try:
+        return _save(root, tmp, name, tensors, state)
+    except (OSError, SafetensorError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        kept = [p.name for p in list_checkpoints(root)] if root.is_dir() else []
+        raise StorageError(f"cannot write checkpoint {root / name}: {why}; "
+                           + (f"the previous checkpoint {kept[-1]} is intact; " if kept else "")
+                           + "free space or make the output writable, then resume") from None
+
+
+def _save(root: Path, tmp: Path, name: str, tensors: dict[str, torch.Tensor],
+          state: dict[str, Any]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / TENSORS)
@@ -128,8 +146,9 @@ def list_checkpoints(root: Path) -> list[Path]:
         if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists():
             try:
                 step = json.loads((p / STATE).read_text("utf-8")).get("step", -1)
-            except (OSError, ValueError):
+            except (OSError, ValueError, AttributeError):
                 step = -1
+            step = step if isinstance(step, int) else -1
             found.append((step, p.name, p))
     return [p for _, _, p in sorted(found)]
 
@@ -174,10 +193,45 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
     except (OSError, ValueError, SafetensorError) as exc:
         raise CheckpointError(f"checkpoint {path} cannot be read ({exc}); use an earlier "
                               "checkpoint") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path} has a state.json that is not a JSON object; "
+                              "use an earlier checkpoint")
     if state.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} has format {state.get('format')!r}, this "
                               f"gankit reads format {FORMAT}; use the gankit that wrote it")
     return tensors, state
+
+
+def clean_temporaries(root: Path) -> list[str]:
+    """Remove hidden leftovers of writes that a crash interrupted; call with the run locked."""
+    removed = []
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.name.startswith(".") and ".old-" in p.name:
+                # Renamed aside to make room for a new copy of itself that never arrived.
+                final = root / p.name[1:].rsplit(".old-", 1)[0]
+                if not final.exists():
+                    p.rename(final)
+                    continue
+            if p.name.startswith(".") and (".tmp-" in p.name or ".old-" in p.name):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+                removed.append(p.name)
+    return removed
+
+
+def saved_config(state: dict[str, Any], path: Path) -> Config:
+    """The training config a checkpoint's state holds, checked like any other config."""
+    config = state.get("config")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"checkpoint {path} holds no training config; it was not "
+                              "written by gankit train")
+    try:
+        return merge(Config(), config, f"{path}/{STATE}")
+    except ConfigError as exc:
+        raise CheckpointError(f"checkpoint {path} holds an unusable config: {exc}") from None
 
 
 def prune(root: Path, keep: int) -> None:

@@ -6,7 +6,9 @@ import argparse
 import os
 import signal
 import sys
+import time
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -67,14 +69,63 @@ def _without_nproc(argv: list[str]) -> list[str]:
 def _sample(args: argparse.Namespace) -> int:
     images = api.sample(args.source, args.n, seed=args.seed, device=args.device,
                         labels=None if args.label is None else [args.label])
+    if args.out and images.ndim == 2:
+        raise GankitError("this generator makes points, not images; write them with --npy "
+                          "(or plot them with gankit.game_figures.save_sample_plot)")
     if args.out:
-        print(f"wrote {save_grid(images, args.out, scale=max(1, 56 // images.shape[-1]))}")
+        grid = api.for_display(images, args.source)
+        print(f"wrote {save_grid(grid, args.out, scale=max(1, 56 // images.shape[-1]))}")
     if args.npy:
         Path(args.npy).parent.mkdir(parents=True, exist_ok=True)
         np.save(args.npy, images.numpy())
         print(f"wrote {args.npy} {tuple(images.shape)}")
     if not (args.out or args.npy):
         raise GankitError("nothing to write; give --out grid.png and/or --npy samples.npy")
+    return 0
+
+
+def _figure1(args: argparse.Namespace) -> int:
+    from gankit.figure1 import make_figure1
+
+    sets = list(args.set or []) + ([f"train.seed={args.seed}"] if args.seed is not None else [])
+    out = args.out or Path("runs") / f"figure1-{time.strftime('%Y%m%d-%H%M%S')}"
+    report = make_figure1(out, sets, every=args.every, progress=not args.quiet)
+    print(f"wrote {', '.join(report.files)} and {Path(out) / 'figure1.json'}")
+    print(f"after {report.steps} steps: max |D(x) - 1/2| over the data's support "
+          f"{report.final_max_abs_d_minus_half:.3f}; JSD(p_data || p_g) {report.final_jsd:.4f} "
+          f"nats; total variation {report.final_tv:.3f}")
+    return 0
+
+
+def _theory(args: argparse.Namespace) -> int:
+    from gankit.theory import LOG4, optimal_d_experiment
+
+    if args.a == 0 or args.steps < 1:
+        raise GankitError("need --a != 0 (G must have a density) and --steps >= 1")
+    c = optimal_d_experiment(args.a, args.b, args.prior, args.steps, args.seed)
+    print(f"p_data = N(0, 1), G: x = {args.a} z + {args.b}, z {args.prior}; D trained alone for "
+          f"{args.steps} steps, compared with D* = p_data / (p_data + p_g) at {c.points} points")
+    print(f"max |D - D*| = {c.max_abs_error:.4f}   mean |D - D*| = {c.mean_abs_error:.4f}")
+    print(f"C(G) = V(D*, G) = {c.criterion:.6f}   -log 4 + 2 JSD = {c.criterion_jsd:.6f}   "
+          f"V(D, G) of the trained D = {c.value_trained:.6f}   -log 4 = {-LOG4:.6f}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from gankit import report  # matplotlib is imported only for this command
+
+    if args.interval <= 0:
+        raise GankitError(f"--interval must be positive, got {args.interval}")
+    if not args.watch:
+        print(f"wrote {report.write_report(args.runs, args.out)}")
+        return 0
+    print(f"watching {', '.join(map(str, args.runs))} every {args.interval:g}s; Ctrl-C stops",
+          file=sys.stderr)
+    try:
+        report.watch(args.runs, args.out, args.interval,
+                     on_write=lambda path: print(f"wrote {path}", flush=True))
+    except KeyboardInterrupt:
+        print("stopped watching; the report no longer reloads itself", file=sys.stderr)
     return 0
 
 
@@ -133,31 +184,45 @@ def _figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _path(text: str) -> Path:
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} holds a NUL character, which no path can")
+    return Path(text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line like every other gankit error (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split("\n"))
+        self.exit(2, f"gankit: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gankit", description=__doc__)
+    parser = _Parser(prog="gankit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a GAN (a new run, or --resume one)")
     t.add_argument("--preset", help="a preset from `gankit presets` (default: paper-mnist)")
-    t.add_argument("--config", type=Path, help="a TOML file overriding the preset")
+    t.add_argument("--config", type=_path, help="a TOML file overriding the preset")
     t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override one config value (repeatable)")
-    t.add_argument("--out", type=Path, help="run directory (default: runs/<preset>-<time>)")
+    t.add_argument("--out", type=_path, help="run directory (default: runs/<preset>-<time>)")
     t.add_argument("--epochs", type=int, help="epochs to train (0: until stopped)")
     t.add_argument("--seed", type=int)
     t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    t.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
-    t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
+    t.add_argument("--data-dir", type=_path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
+    t.add_argument("--resume", type=_path, metavar="RUN_DIR", help="continue this run")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--nproc", type=int, metavar="N",
                    help="data-parallel over N processes on this machine (torchrun's agent)")
     t.set_defaults(func=_train)
 
     s = sub.add_parser("sample", help="draw samples from a trained generator")
-    s.add_argument("source", type=Path, help="a run directory or checkpoint folder")
+    s.add_argument("source", type=_path, help="a run directory or checkpoint folder")
     s.add_argument("-n", type=int, default=100, help="number of samples")
-    s.add_argument("--out", type=Path, help="write a grid PNG here")
-    s.add_argument("--npy", type=Path, help="write raw samples (N, C, H, W) here")
+    s.add_argument("--out", type=_path, help="write a grid PNG here")
+    s.add_argument("--npy", type=_path, help="write raw samples (N, C, H, W) here")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.add_argument("--class", dest="label", type=int,
@@ -200,6 +265,33 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_train_classifier)
+
+    f = sub.add_parser("figure1", help="train a 1-D GAN and draw the paper's Figure 1 (+ GIF)")
+    f.add_argument("--out", type=Path, help="output folder (default: runs/figure1-<time>)")
+    f.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override one value of the figure1 preset (repeatable)")
+    f.add_argument("--seed", type=int)
+    f.add_argument("--every", type=int, default=20, help="record the game every N steps")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=_figure1)
+
+    th = sub.add_parser("theory", help="train D alone against a fixed 1-D G; compare with D*")
+    th.add_argument("--a", type=float, default=0.5, help="G's scale: x = a z + b")
+    th.add_argument("--b", type=float, default=1.0, help="G's shift")
+    th.add_argument("--prior", choices=["gaussian", "uniform"], default="gaussian")
+    th.add_argument("--steps", type=int, default=1500)
+    th.add_argument("--seed", type=int, default=0)
+    th.set_defaults(func=_theory)
+
+    r = sub.add_parser("report", help="write a run's HTML report, or compare several runs")
+    r.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
+    r.add_argument("--out", type=Path,
+                   help="the HTML file (default: RUN_DIR/report.html, or report.html for several)")
+    r.add_argument("--watch", action="store_true",
+                   help="rewrite the report whenever the runs change, until Ctrl-C")
+    r.add_argument("--interval", type=float, default=30.0,
+                   help="seconds between checks with --watch (default 30)")
+    r.set_defaults(func=_report)
 
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=_presets)

@@ -38,20 +38,34 @@ def _range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = 
 class DataConfig:
     name: str = "mnist"
     data_dir: str = ""  # empty: $GANKIT_DATA_DIR, else the user cache directory
+    path: str = ""  # the image folder of data.name = "folder"
+    image_size: int = field(default=0, metadata=_range(0))  # 0: the data's own size
+    color: str = field(default="auto", metadata=_choice("auto", "grey", "rgb"))
+    gcn: bool = False  # global contrast normalisation (the paper's CIFAR-10 models)
+    gcn_scale: float = field(default=55.0, metadata=_range(0, lo_open=True))
 
 
 @dataclass
 class ModelConfig:
-    arch: str = field(default="mlp", metadata=_choice("mlp"))
+    arch: str = field(default="mlp", metadata=_choice("mlp", "toy", "paper_conv", "dcgan"))
     noise_dim: int = field(default=100, metadata=_range(1))
     prior: str = field(default="uniform", metadata=_choice("uniform", "gaussian"))
     g_hidden: list[int] = field(default_factory=lambda: [1200, 1200])
     g_init_range: float = field(default=0.05, metadata=_range(0, lo_open=True))
+    # One activation per hidden layer of the MLP generator; empty: all ReLU.
+    g_activations: list[str] = field(default_factory=list,
+                                     metadata={"items": ("relu", "sigmoid")})
+    # G's output unit; the data layer puts the data in the same range.
+    g_output: str = field(default="sigmoid", metadata=_choice("sigmoid", "tanh", "linear"))
     d_units: list[int] = field(default_factory=lambda: [240, 240])
     d_pieces: int = field(default=5, metadata=_range(1))
     d_init_range: float = field(default=0.005, metadata=_range(0, lo_open=True))
     d_input_keep: float = field(default=0.8, metadata=_range(0, 1, lo_open=True))
     d_hidden_keep: float = field(default=0.5, metadata=_range(0, 1, lo_open=True))
+    d_max_col_norm: float = field(default=0.0, metadata=_range(0))  # 0: unconstrained
+    # The convolutional nets (arch = "dcgan"): base widths, doubled at every halving of size.
+    g_width: int = field(default=64, metadata=_range(1))
+    d_width: int = field(default=64, metadata=_range(1))
 
 
 @dataclass
@@ -124,6 +138,29 @@ class SpeedConfig:
 
 
 @dataclass
+class MonitorConfig:
+    collapse_every: int = field(default=0, metadata=_range(0))  # steps, 0: off (gankit.monitor)
+    collapse_samples: int = field(default=1000, metadata=_range(2))
+
+
+@dataclass
+class DivergenceConfig:
+    """What happens when a loss or a weight becomes NaN or inf (see docs/reliability.md)."""
+
+    # stop: exit 1 keeping the last good checkpoint; rollback: reload it, scale both players'
+    # learning rates by lr_factor and go on, at most max_rollbacks times per process.
+    action: str = field(default="stop", metadata=_choice("stop", "rollback"))
+    lr_factor: float = field(default=0.5, metadata=_range(0, 1, lo_open=True, hi_open=True))
+    max_rollbacks: int = field(default=3, metadata=_range(1))
+
+
+@dataclass
+class ReportConfig:
+    html: bool = True  # write RUN/report.html when training ends (gankit.report)
+    tensorboard: bool = False  # also log to RUN/tensorboard/ (gankit.tensorboard)
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -133,6 +170,9 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     speed: SpeedConfig = field(default_factory=SpeedConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    divergence: DivergenceConfig = field(default_factory=DivergenceConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -152,6 +192,11 @@ def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+    elif isinstance(default, list) and "items" in f.metadata:
+        ok = isinstance(value, list) and all(v in f.metadata["items"] for v in value)
+        if isinstance(value, list) and not ok:
+            raise ConfigError(f"{name} = {value!r} may hold only "
+                              + ", ".join(f.metadata["items"]))
     elif isinstance(default, list):
         ok = isinstance(value, list) and all(
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
@@ -160,6 +205,8 @@ def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:
     if not ok:
         raise ConfigError(f"{name} = {value!r} has the wrong type; expected "
                           f"{type(default).__name__} like {default!r}")
+    if isinstance(value, str) and "\x00" in value:
+        raise ConfigError(f"{name} = {value!r} holds a NUL character")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{name} = {value!r} must be a finite number")
     rule = f.metadata

@@ -29,3 +29,9 @@ class DivergenceError(GankitError):
     """Training produced NaN or inf; the last good checkpoint was kept."""
 
     exit_code = 1
+
+
+class StorageError(GankitError):
+    """The output cannot be written (disk full, read-only, quota); what was saved is intact."""
+
+    exit_code = 1

@@ -10,7 +10,7 @@ checkpoint (which saves this generator) resumes under any number of processes. O
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -44,27 +44,25 @@ def current_generator() -> torch.Generator | None:
     return None if stream is None else stream[0]
 
 
-def rand(shape: tuple[int, ...], device: torch.device | str,
-         generator: torch.Generator | None = None) -> torch.Tensor:
-    """U[0, 1) of ``shape`` whose first dimension is this process's share of the batch."""
+def _draw(sample: Callable[..., torch.Tensor], shape: tuple[int, ...],
+          device: torch.device | str, generator: torch.Generator | None) -> torch.Tensor:
+    """``sample`` of ``shape``, whose first dimension is this process's share of the batch."""
     stream = _STREAM.get() if generator is None else None
     if stream is None:
-        return torch.rand(shape, device=device, generator=generator)
+        return sample(shape, device=device, generator=generator)
     gen, shard = stream
-    if shard.world == 1:
-        return torch.rand(shape, device=gen.device, generator=gen).to(device, non_blocking=True)
     n = shape[0]
-    full = torch.rand((n * shard.world, *shape[1:]), device=gen.device, generator=gen)
+    full = sample((n * shard.world, *shape[1:]), device=gen.device, generator=gen)
     return full[shard.rank * n:(shard.rank + 1) * n].to(device, non_blocking=True)
+
+
+def rand(shape: tuple[int, ...], device: torch.device | str,
+         generator: torch.Generator | None = None) -> torch.Tensor:
+    """U[0, 1) draws (see _draw)."""
+    return _draw(torch.rand, shape, device, generator)
 
 
 def randn(shape: tuple[int, ...], device: torch.device | str,
           generator: torch.Generator | None = None) -> torch.Tensor:
-    """N(0, 1) counterpart of ``rand``."""
-    stream = _STREAM.get() if generator is None else None
-    if stream is None:
-        return torch.randn(shape, device=device, generator=generator)
-    gen, shard = stream
-    n = shape[0]
-    full = torch.randn((n * shard.world, *shape[1:]), device=gen.device, generator=gen)
-    return full[shard.rank * n:(shard.rank + 1) * n].to(device, non_blocking=True)
+    """N(0, 1) draws (see _draw)."""
+    return _draw(torch.randn, shape, device, generator)

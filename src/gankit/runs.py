@@ -5,13 +5,16 @@ RUN/run.json       seed, versions, device, command line, start time
 RUN/metrics.jsonl  one JSON object per logged step, plus {"event": ...} lines
 RUN/samples/       a grid from the fixed noise batch per epoch
 RUN/checkpoints/   see gankit.checkpoint
+RUN/.lock          held (fcntl.flock) by the one process writing the run; see RunLock
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import socket
 import sys
 import time
 from pathlib import Path
@@ -23,7 +26,12 @@ import torch
 from gankit.checkpoint import write_text_atomic
 from gankit.errors import GankitError
 
-CONFIG, RUN_INFO, METRICS = "config.toml", "run.json", "metrics.jsonl"
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, the lock is a no-op
+    fcntl = None  # type: ignore[assignment]
+
+CONFIG, RUN_INFO, METRICS, LOCK = "config.toml", "run.json", "metrics.jsonl", ".lock"
 
 
 def versions() -> dict[str, str]:
@@ -38,8 +46,11 @@ def default_run_dir(preset: str | None) -> Path:
 
 
 def create_run_dir(path: Path) -> Path:
-    """A fresh run directory; an existing non-empty one is refused, never overwritten."""
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    """A fresh run directory; an existing non-empty one is refused, never overwritten.
+
+    The lock file alone does not count: RunLock may have made it, or a crash left it behind.
+    """
+    if path.exists() and (not path.is_dir() or any(p.name != LOCK for p in path.iterdir())):
         raise GankitError(f"run directory {path} already exists and is not empty; continue it "
                           "with --resume, or choose another --out")
     try:
@@ -48,6 +59,75 @@ def create_run_dir(path: Path) -> Path:
         raise GankitError(f"cannot create run directory {path}: {exc.strerror}; choose a "
                           "writable --out") from None
     return path
+
+
+class RunLock:
+    """One writer per run directory: an exclusive ``flock`` on ``RUN/.lock``.
+
+    The kernel drops the lock when its process dies, however it dies, so a lock file left by
+    a crash (SIGKILL, power loss) is stale by construction and simply taken over; the pid,
+    host, start time and command written into the file only serve the refusal message. The
+    file is removed on release, and a taker checks that the file it locked is still the one
+    at the path, so two processes can never hold locks on different generations of it.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        self.path = Path(run_dir) / LOCK
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        if fcntl is None:  # pragma: no cover
+            return self
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GankitError(f"cannot create run directory {self.path.parent}: "
+                              f"{exc.strerror}; choose a writable --out") from None
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise GankitError(f"cannot lock run directory {self.path.parent}: "
+                                  f"{exc.strerror}; it must be writable") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise GankitError(f"run directory {self.path.parent} is in use by another "
+                                  f"gankit process ({holder}); wait for it to finish or stop "
+                                  "it, or choose another --out") from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the holder released (and removed) it between our open and flock
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": sys.argv}
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, (json.dumps(holder) + "\n").encode())
+        except OSError:
+            pass  # the lock holds without its description (e.g. a full disk)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(self._fd)
+            self._fd = None
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode())
+        return f"pid {info['pid']} on {info['host']}, started {info['started']}"
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return "its description is unreadable"
 
 
 def write_run_info(path: Path, info: dict[str, Any]) -> None:
@@ -70,8 +150,8 @@ class MetricsLog:
         """Drop step lines past ``step``: they belong to a segment lost in a crash."""
         if not self.path.exists():
             return
-        kept = [line for line in self.path.read_text("utf-8").splitlines()
-                if line.strip() and _step_of(line) <= step]
+        text = self.path.read_text("utf-8", errors="replace")
+        kept = [line for line in text.splitlines() if 0 <= _step_of(line) <= step]
         write_text_atomic(self.path, "".join(line + "\n" for line in kept))
 
     def write(self, record: dict[str, Any]) -> None:
@@ -95,12 +175,15 @@ class NullLog(MetricsLog):
 
 
 def _step_of(line: str) -> int:
+    """The step a metrics line belongs to; -1 for a line torn by a crash (dropped on resume)."""
     try:
         return int(json.loads(line).get("step", 0))
     except (ValueError, TypeError, AttributeError):
-        return 0
+        return -1
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The log's records; a last line torn by a crash is left out."""
     path = Path(run_dir) / METRICS
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    text = path.read_text("utf-8", errors="replace")
+    return [json.loads(line) for line in text.splitlines() if _step_of(line) >= 0]

@@ -21,15 +21,16 @@ from tqdm.auto import tqdm
 
 from gankit import checkpoint as ckpt
 from gankit.config import Config
-from gankit.data import epoch_batches, load_dataset
+from gankit.data import epoch_batches, load_for_model, to_unit
 from gankit.devices import resolve_device
 from gankit.distributed import DistContext, device_for, local_batch
 from gankit.errors import CheckpointError, ConfigError, DivergenceError
 from gankit.figures import save_grid
 from gankit.losses import GENERATOR_LOSSES
-from gankit.nets import build_discriminator, build_generator
+from gankit.nets import build_discriminator, build_generator, generator_output
 from gankit.noise import sample_noise
 from gankit.optim import build_optimizer, momentum_at, set_momentum
+from gankit.reliability import guarded_fit
 from gankit.rng import shared_stream
 from gankit.runs import CONFIG, METRICS, MetricsLog, NullLog, run_info, write_run_info
 from gankit.schedules import Player, batches_per_step
@@ -120,8 +121,13 @@ class Trainer:
         self.callbacks = list(callbacks or []) if main else []
         self.device = device_for(self.dist, cfg.train.device) or resolve_device(cfg.train.device)
         self.local_batch = local_batch(cfg.train.batch_size, self.dist)
+        if cfg.monitor.collapse_every and main:
+            from gankit.monitor import CollapseMonitor
+
+            self.callbacks.append(CollapseMonitor(cfg.monitor.collapse_every,
+                                                  cfg.monitor.collapse_samples))
         torch.manual_seed(cfg.train.seed)
-        self.data = load_dataset(cfg.data.name, "train", cfg.data.data_dir)
+        self.data = load_for_model(cfg.data, generator_output(cfg.model))
         self.images = self.data.images.to(self.device)
         self.labels = self._labels(cfg) if cfg.condition.classes else None
         bs = cfg.train.batch_size
@@ -165,7 +171,7 @@ class Trainer:
         if resume_from is not None:
             self._load(resume_from)
         elif main:
-            (self.run_dir / CONFIG).write_text(cfg.to_toml(), "utf-8")
+            ckpt.write_text_atomic(self.run_dir / CONFIG, cfg.to_toml())
             info = run_info(cfg.train.seed, self.device) | {"processes": self.dist.world}
             write_run_info(self.run_dir, info)
 
@@ -209,17 +215,17 @@ class Trainer:
             for name, player in (("G", self.g), ("D", self.d)):
                 player.opt.load_state_dict(ckpt.unflatten_state(state[f"opt_{name}"], tensors))
                 player.lr_schedule.load_state_dict(state[f"lr_{name}"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0]
+            torch.set_rng_state(tensors["rng/cpu"])
+            self.stream.set_state(tensors["rng/stream"])
+            if "rng/cuda" in tensors and self.device.type == "cuda":
+                torch.cuda.set_rng_state(tensors["rng/cuda"], self.device)
+            self.step, self.epoch, self.batch_in_epoch = (
+                int(state[k]) for k in ("step", "epoch", "batch_in_epoch"))
+            self.train_seconds = float(state.get("train_seconds", 0.0))
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise CheckpointError(f"checkpoint {path} does not fit this model ({first}); resume "
                                   "with the config the run was started with") from None
-        torch.set_rng_state(tensors["rng/cpu"])
-        self.stream.set_state(tensors["rng/stream"])
-        if "rng/cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["rng/cuda"], self.device)
-        self.step, self.epoch = state["step"], state["epoch"]
-        self.batch_in_epoch = state["batch_in_epoch"]
-        self.train_seconds = state.get("train_seconds", 0.0)
         self.last_checkpoint = path
         self.metrics.truncate_after(self.step)
         self.metrics.write({"event": "resumed", "step": self.step, "epoch": self.epoch,
@@ -238,11 +244,12 @@ class Trainer:
         return self.last_checkpoint
 
     # ----------------------------------------------------------------- checks
-    def _diverged(self, player: str, what: str) -> DivergenceError:
+    def _diverged(self, player: str, what: str, step: int | None = None) -> DivergenceError:
         kept = (f"the last good checkpoint {self.last_checkpoint} was kept"
                 if self.last_checkpoint else "no checkpoint had been written yet")
-        self.metrics.write({"event": "diverged", "step": self.step, "player": player})
-        return DivergenceError(f"training diverged at step {self.step} (epoch {self.epoch + 1}): "
+        step = self.step if step is None else step
+        self.metrics.write({"event": "diverged", "step": step, "player": player})
+        return DivergenceError(f"training diverged at step {step} (epoch {self.epoch + 1}): "
                                f"the {player}'s {what} became NaN or inf; {kept}; lower "
                                "optim.lr or resume from that checkpoint")
 
@@ -261,7 +268,7 @@ class Trainer:
             first = min(v for v in (d_first, g_first) if v >= 0)
             players = [n for n, v in (("discriminator", d_first), ("generator", g_first))
                        if v == first]
-            raise self._diverged(" and ".join(players), "loss")
+            raise self._diverged(" and ".join(players), "loss", first)
         record = {"step": self.step, "epoch": self.epoch + 1, "d_loss": d_loss, "g_loss": g_loss,
                   "d_real": d_real, "d_fake": d_fake, "lr": self.d.lr,
                   "momentum": self.d.opt.param_groups[0].get("momentum"),
@@ -273,9 +280,26 @@ class Trainer:
         return record
 
     def _write_grid(self) -> None:
-        with torch.no_grad():
-            images = (self.g.net(self.fixed_noise) if self.fixed_labels is None
-                      else self.g.net(self.fixed_noise, self.fixed_labels))
+        # Eval mode: a batch-norm G uses its running statistics and does not update them, so
+        # drawing the grid leaves training (and resume) exactly as without it.
+        self.g.net.eval()
+        try:
+            with torch.no_grad():
+                images = (self.g.net(self.fixed_noise) if self.fixed_labels is None
+                          else self.g.net(self.fixed_noise, self.fixed_labels))
+                images = to_unit(images, generator_output(self.cfg.model))
+        finally:
+            self.g.net.train()
+        if images.ndim == 2:  # points of a low-dimensional distribution: plot, not a grid
+            from gankit.game_figures import save_sample_plot
+
+            fixed = torch.Generator(self.device).manual_seed(derived_seed(self.cfg.train.seed, 1))
+            with torch.no_grad():
+                points = self.g.net(self.g.net.sample_noise(2000, fixed))
+            save_sample_plot(points, self.data.distribution,
+                             self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png",
+                             f"epoch {self.epoch}, step {self.step}")
+            return
         h = images.shape[-1]
         save_grid(images, self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png", nrow=10,
                   scale=max(1, 56 // h))
@@ -361,7 +385,7 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         try:
-            return self._fit()
+            return guarded_fit(self, self._fit)
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)

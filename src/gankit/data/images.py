@@ -9,21 +9,26 @@ import torch
 
 @dataclass
 class ImageData:
-    """Images as float32 (N, C, H, W) in [0, 1], with optional integer labels."""
+    """Float32 samples (N, *shape): images (N, C, H, W) or points (N, D) of a low-dimensional
+    distribution (gankit.data.toy), with optional integer labels.
+
+    Loaders give images in [0, 1]; gankit.data.load_for_model moves them to the model's range.
+    """
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
-        if self.images.ndim != 4:
-            raise ValueError(f"images must be (N, C, H, W), got shape {tuple(self.images.shape)}")
+        if self.images.ndim not in (2, 4):
+            raise ValueError("samples must be images (N, C, H, W) or points (N, D), got shape "
+                             f"{tuple(self.images.shape)}")
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of one image."""
+    def shape(self) -> tuple[int, ...]:
+        """(C, H, W) of one image, or (D,) of one point."""
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
 
     def pixel_mean(self) -> torch.Tensor:

@@ -151,7 +151,8 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] = METRICS,
     evaluator = Evaluator(dataset, data_dir, parse_metrics(metrics), features=features,
                           features_path=features_path, progress=progress)
     start = time.perf_counter()
-    samples = api.sample(path, n_samples, seed=seed)
+    # In [0, 1] like the reference images, whatever G's output unit (tanh: (x + 1) / 2).
+    samples = api.for_display(api.sample(path, n_samples, seed=seed), path)
     rows = evaluator.run(samples)
     report: dict[str, Any] = {
         "format": FORMAT, "checkpoint": str(path), "step": state["step"],

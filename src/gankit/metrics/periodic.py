@@ -53,6 +53,7 @@ class PeriodicEvaluation(Callback):
         if not self.cfg.every or trainer.epoch % self.cfg.every:
             return None
         from gankit.api import sample
+        from gankit.data.ranges import to_unit
 
         start = time.perf_counter()
         # The same draws as `gankit sample RUN -n samples --seed seed` (a private generator).
@@ -61,6 +62,7 @@ class PeriodicEvaluation(Callback):
         net.eval()  # batch norm, if any, must not update its running statistics here
         try:
             samples = sample(net, self.cfg.samples, seed=self.cfg.seed)
+            samples = to_unit(samples, getattr(net, "output", "sigmoid"))  # the data's [0, 1]
         finally:
             net.train(was_training)
         self.evaluator.progress = trainer.progress

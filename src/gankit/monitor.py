@@ -1,0 +1,104 @@
+"""A collapse monitor the trainer runs every N steps (``monitor.collapse_every``).
+
+Where the data's modes are known (the Gaussian mixtures of gankit.data.toy) it counts the modes
+G covers (gankit.metrics.mode_coverage); on any other data it measures sample diversity: the
+mean pairwise distance between features of G's samples divided by the same for real samples
+(1 for a G as varied as the data, near 0 when G repeats itself). Features are the flattened
+samples unless a feature network is given. Each measurement is one line of the metrics log; a
+warning goes to the progress output when modes are lost or diversity falls below
+``DIVERSITY_WARN``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from gankit.metrics.mode_coverage import mode_coverage
+from gankit.trainer import Callback, Trainer, derived_seed
+
+DIVERSITY_WARN = 0.5
+Features = Callable[[torch.Tensor], torch.Tensor]
+
+
+def mean_pairwise_distance(x: torch.Tensor) -> float:
+    """Mean Euclidean distance over all pairs of distinct rows of ``x`` (n, d)."""
+    x = x.reshape(len(x), -1).double()
+    n = len(x)
+    if n < 2:
+        raise ValueError("pairwise distances need at least two samples")
+    return float(torch.cdist(x, x).sum() / (n * (n - 1)))
+
+
+class CollapseMonitor(Callback):
+    """Measures mode coverage or diversity of ``samples`` draws from G every ``every`` steps.
+
+    Draws its noise and its real subset from its own seeded generators and puts G in eval mode
+    while sampling, so a monitored run ends with the same weights as an unmonitored one.
+    """
+
+    def __init__(self, every: int, samples: int = 1000, features: Features | None = None) -> None:
+        if every < 1 or samples < 2:
+            raise ValueError("the collapse monitor needs every >= 1 and samples >= 2")
+        self.every, self.samples, self.features = every, samples, features
+        self._slot = 0  # measure at the first log at or after each multiple of ``every``
+        self._real_diversity: float | None = None
+        self._warned: Any = None
+
+    def _featurise(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return (self.features(x) if self.features else x).reshape(len(x), -1).cpu()
+
+    @torch.no_grad()
+    def measure(self, trainer: Trainer) -> dict[str, Any]:
+        seed = trainer.cfg.train.seed
+        g = trainer.g.net
+        was_training = g.training
+        g.eval()
+        try:
+            noise = g.sample_noise(self.samples, torch.Generator(trainer.device).manual_seed(
+                derived_seed(seed, 3)))
+            fake = g(noise)
+        finally:
+            g.train(was_training)
+        dist = getattr(trainer.data, "distribution", None)
+        if dist is not None and getattr(dist, "modes", None) is not None:
+            return {"monitor": "collapse", **mode_coverage(fake, dist.modes, dist.std).as_dict()}
+        if self._real_diversity is None:
+            pick = torch.randperm(len(trainer.data), generator=torch.Generator().manual_seed(
+                derived_seed(seed, 4)))[:self.samples]
+            self._real_diversity = mean_pairwise_distance(
+                self._featurise(trainer.images[pick.to(trainer.images.device)]))
+        ratio = mean_pairwise_distance(self._featurise(fake)) / self._real_diversity
+        return {"monitor": "collapse", "diversity": ratio}
+
+    def _warning(self, m: dict[str, Any]) -> str | None:
+        if "modes_covered" in m:
+            if m["modes_covered"] < m["modes_total"] and m["modes_covered"] != self._warned:
+                self._warned = m["modes_covered"]
+                return (f"{m['modes_covered']} of {m['modes_total']} modes covered "
+                        f"({m['high_quality']:.0%} of samples near a mode)")
+            return None
+        low = m["diversity"] < DIVERSITY_WARN
+        if low and not self._warned:
+            self._warned = True
+            return (f"sample diversity {m['diversity']:.2f} of the real data's "
+                    f"(below {DIVERSITY_WARN})")
+        self._warned = low
+        return None
+
+    def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        slot = trainer.step // self.every
+        if slot <= self._slot:
+            return
+        self._slot = slot
+        m = self.measure(trainer)
+        trainer.metrics.write({"step": trainer.step, "epoch": trainer.epoch + 1, **m})
+        warning = self._warning(m)
+        if warning:
+            tqdm.write(f"gankit: warning: possible mode collapse at step {trainer.step}: "
+                       f"{warning}", file=sys.stderr)
