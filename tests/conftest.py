@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
+import gankit
 from gankit.data.mnist import FILES
+
+# Tests run the CLI as subprocesses, some from a temporary cwd. A relative PYTHONPATH (the usual
+# PYTHONPATH=src of a worktree) resolves against *their* cwd there and silently imports another
+# gankit (an editable install elsewhere); put the package under test first, as an absolute path.
+_SRC = str(Path(gankit.__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [_SRC, *(str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+             if p and str(Path(p).resolve()) != _SRC)])
 
 
 def _mnist_available() -> Path | None:
