@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from gankit.config import ModelConfig, OptimConfig, build_config
+from gankit.data import load_dataset
 from gankit.errors import ConfigError
 from gankit.fused import FusedSimultaneousStep, supports
 from gankit.losses import (
@@ -18,7 +19,7 @@ from gankit.losses import (
 )
 from gankit.nets import build_discriminator, build_generator
 from gankit.nets.dropout import Dropout
-from gankit.optim import build_optimizer
+from gankit.optim import build_optimizer, set_momentum
 from gankit.rng import shared_stream
 from gankit.schedules import Player, alternating_step, simultaneous_step
 from gankit.speed import AutocastStep, CompiledStep, build_step
@@ -82,8 +83,10 @@ def test_fused_step_with_dropout_equals_autograd_with_the_same_masks(float64):
     FusedSimultaneousStep()(g, d, [real], generator_loss_non_saturating)
     torch.manual_seed(7)
     z = g0.sample_noise(n)
-    masks = [torch.rand(2 * n, 16).lt_(0.8).div_(0.8)]
-    masks += [torch.rand(2 * n, w).lt_(0.5).div_(0.5) for w in (4, 3)]
+    # The autograd step's order: every layer's mask for the real pass, then for the fake pass.
+    draws = [[torch.rand(n, w) for w in (16, 4, 3)] for _ in range(2)]
+    masks = [torch.cat([r, f]).lt_(k).div_(k)
+             for r, f, k in zip(*draws, (0.8, 0.5, 0.5), strict=True)]
     fake = g0(z).reshape(n, -1)
     h = torch.cat([real.reshape(n, -1), fake])
     layers = [m for m in d0.net if not isinstance(m, Dropout)]
@@ -98,6 +101,53 @@ def test_fused_step_with_dropout_equals_autograd_with_the_same_masks(float64):
         for p, p0, gr in zip(net.parameters(), net0.parameters(), grads, strict=True):
             assert gr.abs().max() > 0
             assert torch.allclose(p, p0 - 0.1 * gr, rtol=1e-12, atol=1e-14)
+
+
+def _lockstep(pairs, reals, g_loss, tol):
+    """Run the autograd and the fused step side by side, each from its own copy of one shared
+    stream (same noise, same dropout masks); parameters must agree after every step."""
+    (g1, d1), (g2, d2) = pairs
+    streams = [torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)]
+    fused = FusedSimultaneousStep()
+    for step, real in enumerate(reals):
+        with shared_stream(streams[0]):
+            a = simultaneous_step(g1, d1, [real], g_loss)
+        with shared_stream(streams[1]):
+            b = fused(g2, d2, [real], g_loss)
+        for x, y in zip(a, b, strict=True):
+            assert torch.allclose(x, y, rtol=tol, atol=tol), step
+        for p, q in zip((*g1.net.parameters(), *d1.net.parameters()),
+                        (*g2.net.parameters(), *d2.net.parameters()), strict=True):
+            assert torch.allclose(p, q, rtol=tol, atol=tol), (step, (p - q).abs().max())
+        assert g1.lr == g2.lr and d1.lr == d2.lr
+    assert torch.equal(streams[0].get_state(), streams[1].get_state())  # drew the same numbers
+
+
+@pytest.mark.parametrize("g_loss", ["non_saturating", "minimax"])
+def test_fused_step_follows_the_autograd_step_for_100_steps_with_dropout(float64, g_loss):
+    """The same update, step after step: same draws in the same order, same lr/momentum."""
+    pairs = [_pair(), _pair()]
+    for g, _ in pairs:
+        set_momentum(g.opt, 0.7)  # a mid-run momentum, as the trainer sets it per epoch
+    torch.manual_seed(1)
+    _lockstep(pairs, torch.rand(100, 6, *SHAPE), GENERATOR_LOSSES[g_loss], 1e-10)
+
+
+def test_fused_step_follows_the_autograd_step_on_the_paper_mnist_model(float64, mnist_root):
+    """The paper's MNIST model and optimiser (pixel-marginal bias, maxout 240x5, dropout 0.8 /
+    0.5, lr decay) on real digits, 20 steps of batch 10."""
+    cfg = build_config("paper-mnist")
+    images = load_dataset("mnist", "train", mnist_root).images[:200].double()
+    pairs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        g = build_generator(cfg.model, images.shape[1:], images.reshape(200, -1).mean(0))
+        d = build_discriminator(cfg.model, images.shape[1:])
+        pairs.append((Player(g, *build_optimizer(cfg.optim, g.parameters())),
+                      Player(d, *build_optimizer(cfg.optim, d.parameters()))))
+    assert supports(pairs[1][0].net, pairs[1][1].net, generator_loss_non_saturating)
+    _lockstep(pairs, images.reshape(20, 10, *images.shape[1:]), generator_loss_non_saturating,
+              1e-9)
 
 
 def test_fused_step_in_float32_stays_within_rounding_of_float64():
@@ -125,6 +175,16 @@ def test_unsupported_models_are_reported():
     assert not supports(g.net, d.net, lambda logits: F.softplus(-logits).mean())
     d.net.net[0] = torch.nn.Dropout(0.2)  # masks not from gankit.rng: not the fused step's D
     assert not supports(g.net, d.net, generator_loss_non_saturating)
+    # The paper's TFD and CIFAR-10 variants: sigmoid hidden units, linear output, max-norm D.
+    mcfg = ModelConfig(noise_dim=5, g_hidden=[7, 6], d_units=[4, 3], d_pieces=3)
+    fine = (build_generator(mcfg, SHAPE), build_discriminator(mcfg, SHAPE))
+    assert supports(*fine, generator_loss_non_saturating)
+    for changed in (["g_activations=['relu', 'sigmoid']"], ["g_output='linear'"],
+                    ["d_max_col_norm=1.9"]):
+        cfg = build_config("quickstart", sets=[f"model.{c}" for c in changed]).model
+        cfg.noise_dim, cfg.g_hidden, cfg.d_units = 5, [7, 6], [4, 3]
+        pair = (build_generator(cfg, SHAPE), build_discriminator(cfg, SHAPE))
+        assert not supports(*pair, generator_loss_non_saturating), changed
 
 
 def test_fused_step_draws_from_the_shared_stream():

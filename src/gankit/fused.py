@@ -15,14 +15,16 @@ Same mathematics as ``schedules.simultaneous_step`` (tested equal in float64), l
   stored and the update is one more pass ``p += inc``;
 - every activation buffer is allocated once per batch size.
 
-Rounding differs from the autograd step (summation order), and the random draws come in another
-order (noise, then one dropout mask per layer for the 2B rows), so a seeded run gives other
-numbers than with ``speed.step = "autograd"``; a run still repeats itself exactly. Noise and
-masks come from ``gankit.rng`` like the autograd step's, so the step runs inside the trainer's
-``shared_stream``. It implements one process and unconditional models only: data-parallel and
-conditional runs go to the autograd step (``speed.build_step`` and ``__call__`` check).
-At an exact tie inside a maxout unit every maximal piece gets the gradient, as in the authors'
-Theano code (autograd's amax splits it evenly); ties have probability zero for these inputs.
+Noise and dropout masks come from ``gankit.rng`` in the autograd step's order and shapes (z,
+then D's masks for the real pass, then for the fake pass), so a seeded run draws the same numbers
+with either step and the two differ only by float rounding (summation order); it runs inside the
+trainer's ``shared_stream``. It implements one process and unconditional models only:
+data-parallel and conditional runs go to the autograd step (``speed.build_step`` and
+``__call__`` check).
+At an exact tie inside a maxout unit the gradient is split evenly among the maximal pieces, as
+autograd's ``amax`` splits it. Ties are not rare: a hidden layer whose inputs dropout zeroed
+entirely leaves every piece at its bias, and the biases start equal (the authors' Theano max
+gave each tied piece the whole gradient instead).
 """
 
 from __future__ import annotations
@@ -45,11 +47,18 @@ Tensor = torch.Tensor
 def supports(g: nn.Module, d: nn.Module, g_loss: GLoss) -> bool:
     """Whether the fused step implements this pair of models and generator loss.
 
-    Only the paper's unconditional MLPs as built by ``gankit.nets``: D alternates
-    Dropout/Maxout and ends in Dropout/Linear. Anything else goes to the autograd step.
+    Only the paper's unconditional MLPs as built by ``gankit.nets``: G has ReLU hidden layers
+    and a sigmoid output, D alternates Dropout/Maxout and ends in Dropout/Linear, and no
+    module has forward hooks. Anything else goes to the autograd step.
     """
     if not (type(g) is MLPGenerator and type(d) is MaxoutDiscriminator
             and g_loss in (generator_loss_non_saturating, generator_loss_minimax)):
+        return False
+    # ReLU hidden units and a sigmoid output are written out below; a max-norm constraint
+    # (paper-tfd) projects in forward pre-hooks, which a step without forward() never runs.
+    if g.output != "sigmoid" or any(type(m) not in (nn.Linear, nn.ReLU) for m in g.hidden):
+        return False
+    if any(m._forward_pre_hooks or m._forward_hooks for m in (*g.modules(), *d.modules())):
         return False
     kinds = [type(m) for m in d.net]
     pairs = len(kinds) // 2
@@ -167,7 +176,8 @@ class FusedSimultaneousStep:
         layers = [m for m in dnet.net if not isinstance(m, Dropout)]
         keeps = [m.keep for m in dnet.net if isinstance(m, Dropout)]
         maxouts, out = layers[:-1], layers[-1]
-        m0 = _mask(2 * n, x.shape[1], keeps[0], x)
+        drawn = _masks(n, [x.shape[1], *(mo.units for mo in maxouts)], keeps, x)
+        m0 = drawn[0]
         masks = [m0]
         hts = [torch.mul(x, m0, out=buf("h0", *x.shape, like=x)).t()]  # inputs, in x 2n
         ties = []
@@ -179,7 +189,7 @@ class FusedSimultaneousStep:
             a = torch.amax(pre, 1, out=buf(f"a{i}", mo.units, 2 * n, like=x))
             ties.append(torch.eq(pre, a.unsqueeze(1),
                                  out=buf(f"e{i}", *pre.shape, like=x, dtype=torch.bool)))
-            m = _mask(2 * n, mo.units, keeps[i + 1], x).t()
+            m = drawn[i + 1].t()
             masks.append(m)
             hts.append(a.mul_(m))
         logits = torch.addmv(out.bias, hts[-1].t(), out.weight[0])
@@ -199,11 +209,12 @@ class FusedSimultaneousStep:
         c.mul_(0.5 / n)
 
         # ---- Jacobian of each logit, propagated once down D (upstream 1). A maxout unit passes
-        # it to its maximal piece (to each of them at an exact tie, as Theano's max did).
+        # it to its maximal piece (split evenly at an exact tie, as autograd's amax does).
         dh = masks[-1] * out.weight.t()  # d logit / d (pre-dropout) maxout output, U x 2n
         dzs: list[Tensor] = [None] * len(maxouts)  # type: ignore[list-item]
         for i in reversed(range(len(maxouts))):
             mo = maxouts[i]
+            dh = dh / ties[i].sum(1, dtype=x.dtype)  # 1 piece, unless tied
             dz = torch.mul(ties[i], dh.unsqueeze(1), out=buf(f"dz{i}", *ties[i].shape, like=x))
             dzs[i] = dz = dz.view(mo.linear.out_features, 2 * n)
             if i > 0:
@@ -240,10 +251,15 @@ class FusedSimultaneousStep:
         return StepStats(loss_d.detach(), loss_g.detach(), p_real, p_fake)
 
 
-def _mask(rows: int, cols: int, keep: float, like: Tensor) -> Tensor:
-    """A (rows = examples, cols) dropout mask: 1/keep with probability keep, else 0.
+def _masks(n: int, widths: list[int], keeps: list[float], like: Tensor) -> list[Tensor]:
+    """One (2n, width) dropout mask per D layer input: 1/keep with probability keep, else 0.
 
-    Drawn by ``gankit.rng`` (the trainer's shared stream) with the examples first, as
-    ``gankit.nets.dropout.Dropout`` draws them.
+    Drawn from ``gankit.rng`` (the trainer's shared stream) in the autograd step's order and
+    shapes: every layer's (n, width) draw for the real pass, then every layer's for the fake
+    pass, as ``gankit.nets.dropout.Dropout`` draws them. The two steps then see the same masks
+    and a seeded run gives the same numbers with either (to float rounding).
     """
-    return rng.rand((rows, cols), like.device).to(like.dtype).lt_(keep).div_(keep)
+    real = [rng.rand((n, w), like.device) for w in widths]
+    fake = [rng.rand((n, w), like.device) for w in widths]
+    return [torch.cat([r, f]).to(like.dtype).lt_(k).div_(k)
+            for r, f, k in zip(real, fake, keeps, strict=True)]

@@ -1,7 +1,7 @@
 """Choose how the configured update runs: fused by hand, plain autograd, compiled, autocast.
 
 Every choice computes the same update (tests/test_speed.py holds each one to the plain autograd
-step within a stated tolerance); they differ in speed and in the order of random draws.
+step within a stated tolerance); they differ in speed and in float rounding.
 """
 
 from __future__ import annotations
