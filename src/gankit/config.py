@@ -130,7 +130,8 @@ class EvalConfig:
 class SpeedConfig:
     """How the update is executed; none of these changes its mathematics (see docs/speed.md)."""
 
-    # "autograd" until the fused step's real-MNIST learning check is understood (docs/speed.md)
+    # "auto" (fused where it applies) computes the same update; "autograd" stays the default
+    # until the real-MNIST learning check stops depending on float32 luck (docs/speed.md)
     step: str = field(default="autograd", metadata=_choice("auto", "fused", "autograd"))
     compile: bool = False  # torch.compile the networks of the autograd step
     autocast: str = field(default="none", metadata=_choice("none", "bf16"))
