@@ -33,7 +33,7 @@ from gankit.conditional import (
     train_run_encoder,
 )
 from gankit.conditional.encoder import encoder_dir_of
-from gankit.conditional.latent import distance, optimise_latent
+from gankit.conditional.latent import distance, optimise_latent, render
 from gankit.conditional.style import style_agreement
 from gankit.conditional.transfer import infer_source
 from gankit.data import load_dataset
@@ -51,7 +51,7 @@ def sample_quality(g, net, test, per_class: int, seed: int) -> dict:
     acc, fids = [], []
     for c in range(g.classes):
         with torch.no_grad():
-            x = g(g.sample_noise(per_class, gen), torch.full((per_class,), c))
+            x = render(g, g.sample_noise(per_class, gen), torch.full((per_class,), c))
         feats, logits = net.extract(x)
         acc.append(float((logits.argmax(1) == c).double().mean()))
         real, _ = net.extract(test.images[test.labels == c])
@@ -60,7 +60,7 @@ def sample_quality(g, net, test, per_class: int, seed: int) -> dict:
 
 
 def z_diversity(g, test, n: int, seed: int) -> dict:
-    """Mean per-pixel std over n draws of z for each class, beside that over real digits.
+    """Mean per-pixel std (in [0, 1]) over n draws of z for each class, beside real digits'.
 
     A generator that ignores z (collapse within a class) has nothing for Age-cGAN to keep.
     """
@@ -68,7 +68,7 @@ def z_diversity(g, test, n: int, seed: int) -> dict:
     fake, real = [], []
     for c in range(g.classes):
         with torch.no_grad():
-            x = g(g.sample_noise(n, gen), torch.full((n,), c))
+            x = render(g, g.sample_noise(n, gen), torch.full((n,), c))
         fake.append(float(x.std(0).mean()))
         real.append(float(test.images[test.labels == c][:n].std(0).mean()))
     return {"generated": fake, "test": real}
@@ -88,7 +88,7 @@ def reconstruction(g, enc, net, x, y, steps: int, lr: float) -> dict:
                                   feature_net=net.features_fn if net else None)
             z = fit.z
         with torch.no_grad():
-            r = g(z, y)
+            r = render(g, z, y)
             rows[name] = {"pixel_mse": float(distance(r, x).mean()),
                           "inferred_source_accuracy": float(
                               (infer_source(g, x, z) == y).double().mean())}
@@ -182,6 +182,13 @@ def main() -> None:
     results["swap"] = {name: swap(g, net, x, y, z) for name, z in codes.items()}
     _table("code (swap to all 10 classes)", results["swap"],
            ["accuracy", "slant_agreement", "thickness_agreement"])
+    if net is not None:
+        print("\n| code: swap accuracy per target | " + " | ".join(map(str, range(g.classes)))
+              + " |")
+        print("|---" * (g.classes + 1) + "|")
+        for name, r in results["swap"].items():
+            print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in r["accuracy_per_target"])
+                  + " |")
 
     # Figures: the same z across all classes; transfers of real test digits.
     args.out.mkdir(parents=True, exist_ok=True)
@@ -191,8 +198,9 @@ def main() -> None:
     one_each = torch.stack([torch.nonzero(y == c).flatten()[0] for c in range(g.classes)])
     best = rec["z* feature" if net is not None else "z* pixel"][one_each]
     with torch.no_grad():
-        rows = torch.cat([x[one_each][:, None], g(rec["E(x)"][one_each], y[one_each])[:, None],
-                          g(best, y[one_each])[:, None],
+        rows = torch.cat([x[one_each][:, None],
+                          render(g, rec["E(x)"][one_each], y[one_each])[:, None],
+                          render(g, best, y[one_each])[:, None],
                           regenerate(g, best, torch.arange(10))], 1)
     save_grid(rows.flatten(0, 1), args.out / "agecgan-transfer.png", nrow=13, scale=2)
     results["seconds"] = time.perf_counter() - start
