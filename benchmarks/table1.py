@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 import gankit
+from gankit.api import for_display
 from gankit.checkpoint import resolve
 from gankit.data import load_dataset
 from gankit.metrics.parzen import parzen_protocol
@@ -83,7 +84,8 @@ def main() -> None:
         wall += time.perf_counter() - start_wall
         checkpoint, _ = resolve(args.out)
         shutil.copytree(checkpoint, args.out / "budgets" / f"{minutes:g}min", dirs_exist_ok=True)
-        samples = gankit.sample(args.out, args.samples, seed=args.seed)
+        # In [0, 1] like the test images, whatever the model's output range (tanh for DCGAN).
+        samples = for_display(gankit.sample(args.out, args.samples, seed=args.seed), args.out)
         r = parzen_protocol(samples, valid, test, progress=True)
         row = {"preset": args.preset, "budget_min": minutes, "cpu_s": round(spent, 1),
                "wall_s": round(wall, 1), "epoch": result.epoch,

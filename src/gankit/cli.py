@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("train-classifier",
                        help="train the MNIST classifier that defines FID/KID/PR features")
     c.add_argument("--out", type=Path, required=True, help="weights file (.safetensors)")
-    c.add_argument("--epochs", type=int, default=4)
+    c.add_argument("--epochs", type=int, default=8)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
