@@ -21,13 +21,7 @@ TINY = ['data.name="digits"', "data.image_size=16", "model.g_width=8", "model.d_
         "train.sample_every=1", "train.checkpoint_every=1", "report.html=false"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions on a shared 2-core machine: one intra-op thread, same results."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _config(*sets):
