@@ -4,7 +4,7 @@ The plain loop is the same DCGAN for 28x28 (G 100 -> 128x7x7 -> 64x14x14 -> 1x28
 mirrored, batch norm, Adam 2e-4 / 0.5, batch 128) as the PyTorch DCGAN example writes it: D on
 a real and a detached fake batch, then G on the same fake batch. gankit's alternating schedule
 draws fresh noise for G's step (Algorithm 1), i.e. one more G forward per step. Both run in
-this process, interleaved over rounds; the medians and their ratio are printed. ``--channels-
+this process, interleaved over rounds (interleaved.compare prints medians and ratio). ``--channels-
 last`` runs both with channels-last tensors (oneDNN's preferred layout on CPU).
 
     python benchmarks/dcgan_throughput.py [--steps 40] [--rounds 2] [--channels-last]
@@ -13,14 +13,13 @@ last`` runs both with channels-last tensors (oneDNN's preferred layout on CPU).
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from interleaved import compare
 from torch import nn
 
 from gankit.config import build_config
@@ -97,22 +96,11 @@ def main() -> None:
     data_dir = str(data_root(args.data_dir or None))
     cfg = build_config("dcgan-mnist", sets=[f"data.data_dir={data_dir!r}"])
     images = load_for_model(cfg.data, "tanh").images
-    plain, ours = [], []
-    for _ in range(args.rounds):
-        plain.append(plain_loop(images, args.steps, args.channels_last))
-        ours.append(gankit_trainer(args.steps, args.channels_last, data_dir))
-    result = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-              "channels_last": args.channels_last, "steps_per_round": args.steps,
-              "rounds": args.rounds, "plain_samples_per_s": statistics.median(plain),
-              "gankit_samples_per_s": statistics.median(ours)}
-    result["ratio"] = result["gankit_samples_per_s"] / result["plain_samples_per_s"]
-    print(f"dcgan-mnist, batch 128, {result['threads']} threads, channels-last "
-          f"{args.channels_last}, median of {args.rounds} rounds x {args.steps} steps")
-    print(f"  plain PyTorch loop : {result['plain_samples_per_s']:8.0f} samples/s")
-    print(f"  gankit trainer     : {result['gankit_samples_per_s']:8.0f} samples/s")
-    print(f"  ratio              : {result['ratio']:.2f}x")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+    compare(lambda: plain_loop(images, args.steps, args.channels_last),
+            lambda: gankit_trainer(args.steps, args.channels_last, data_dir), args.rounds,
+            f"dcgan-mnist, batch 128, {args.steps} steps a round, channels-last "
+            f"{args.channels_last}", {"steps_per_round": args.steps,
+                                      "channels_last": args.channels_last}, args.json)
 
 
 if __name__ == "__main__":

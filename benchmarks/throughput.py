@@ -3,7 +3,8 @@
 The plain loop is the same model, batch and optimiser as a user typically writes it:
 alternating D then G, nn.BCELoss on sigmoid outputs, torch.optim.SGD with momentum, the fake
 batch reused for G's step. Both run in this process, interleaved over several rounds; the
-medians and their ratio are printed (machines here are noisy: compare ratios, not absolutes).
+medians and their ratio are printed by interleaved.compare (machines here are noisy:
+compare ratios, not absolutes).
 
     python benchmarks/throughput.py [--steps 300] [--rounds 3] [--json out.json]
 """
@@ -13,12 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from interleaved import compare
 from torch import nn
 
 from gankit.api import train
@@ -87,22 +88,9 @@ def main() -> None:
 
     images = load_dataset("mnist", "train", args.data_dir).images
     root = data_root(args.data_dir)
-    plain, ours = [], []
-    for _ in range(args.rounds):
-        plain.append(plain_loop(images, args.steps))
-        ours.append(gankit_trainer(args.steps, root))
-    result = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-              "steps_per_round": args.steps, "rounds": args.rounds,
-              "plain_samples_per_s": statistics.median(plain),
-              "gankit_samples_per_s": statistics.median(ours)}
-    result["ratio"] = result["gankit_samples_per_s"] / result["plain_samples_per_s"]
-    print(f"paper-mnist, batch 100, {torch.get_num_threads()} threads, median of "
-          f"{args.rounds} rounds x {args.steps} steps")
-    print(f"  plain PyTorch loop : {result['plain_samples_per_s']:8.0f} samples/s")
-    print(f"  gankit trainer     : {result['gankit_samples_per_s']:8.0f} samples/s")
-    print(f"  ratio              : {result['ratio']:.2f}x")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+    compare(lambda: plain_loop(images, args.steps), lambda: gankit_trainer(args.steps, root),
+            args.rounds, f"paper-mnist, batch 100, {args.steps} steps a round",
+            {"steps_per_round": args.steps}, args.json)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@ import pytest
 import torch
 from helpers import TINY
 
+from gankit import api
 from gankit import checkpoint as ckpt
+from gankit.config import build_config
+from gankit.runs import read_metrics
 
 
 def gankit(*args, timeout=300):
@@ -146,3 +149,101 @@ def test_global_batchnorm_matches_batchnorm_forward_backward_and_buffers(tmp_pat
             assert torch.allclose(v.double(), synced.state_dict()[k].double(), atol=1e-12), k
     finally:
         dist.destroy_process_group()
+
+
+TINY_DCGAN_DIST = ['data.name="digits"', "data.image_size=16", "model.g_width=8",
+                   "model.d_width=8", "model.noise_dim=16", "train.batch_size=50",
+                   "train.max_steps=3", "train.sample_every=0", "report.html=false",
+                   "monitor.collapse_every=3", "monitor.collapse_samples=301"]
+
+
+def _dcgan_run(out, nproc, *extra):
+    """G's and D's tensors and the collapse monitor's diversity after a short tiny-DCGAN run
+    (3 steps, one measurement at the end); 1 process runs in this interpreter
+    (a start-up of torch saved), N through ``gankit train --nproc N``."""
+    if nproc == 1:
+        api.train(config=build_config("dcgan-mnist", sets=[*TINY_DCGAN_DIST, *extra]), out=out,
+                  progress=False)
+    else:
+        sets = [a for s in (*TINY_DCGAN_DIST, *extra) for a in ("--set", s)]
+        r = gankit("train", "--nproc", str(nproc), "--preset", "dcgan-mnist", "--out", out,
+                   "--quiet", *sets)
+        assert r.returncode == 0, r.stderr
+    diversity = [r["diversity"] for r in read_metrics(out) if r.get("monitor") == "collapse"]
+    assert len(diversity) == 1  # the collapse monitor measured once, on rank 0
+    return _weights(out)[0], diversity[0]
+
+
+def test_two_processes_match_one_with_batch_norm_only_when_synchronised(tmp_path):
+    """DCGAN (batch norm in G and D): sync_batchnorm makes 2 processes compute the 1-process
+    update, running statistics included; per-process batch norm does not (the test can fail)."""
+    (one, div_one), (synced, div_synced) = (_dcgan_run(tmp_path / "one", 1),
+                                            _dcgan_run(tmp_path / "sync", 2,
+                                                       "train.sync_batchnorm=true"))
+    local, _ = _dcgan_run(tmp_path / "local", 2)
+    assert one.keys() == synced.keys()
+    buffers = [k for k in one if "running_" in k]
+    assert any(k.startswith("G/") for k in buffers) and any(k.startswith("D/") for k in buffers)
+    for k in one:
+        assert torch.allclose(one[k].double(), synced[k].double(), rtol=0, atol=1e-5), k
+    # The collapse monitor's 301 samples, generated in two shares, are the 1-process ones.
+    assert div_synced == pytest.approx(div_one, rel=1e-5)
+    worst = max((one[k].double() - local[k].double()).abs().max().item() for k in one)
+    assert worst > 1e-3, f"per-process batch norm matched the 1-process run ({worst})"
+
+
+def test_two_processes_match_one_conditional_with_periodic_evaluation(tmp_path):
+    """AC-GAN on the digits for one epoch: labels are sharded like the images, the fake classes
+    and dropout masks come from the shared stream, D's class head goes through its DDP wrapper;
+    the epoch's evaluation generates its 301 samples in two shares (one padded for all_gather)
+    and scores the 1-process samples."""
+    sets = ["condition.classes=10", "condition.aux_weight=0.5", "train.epochs=1",
+            "train.sample_every=0", "eval.every=1", "eval.metrics='parzen'", "eval.samples=301"]
+    api.train(config=build_config("quickstart", sets=[*TINY, *sets]), out=tmp_path / "one",
+              progress=False)
+    two = gankit("train", "--nproc", "2", "--preset", "quickstart", "--out", tmp_path / "two",
+                 "--quiet", *_sets(*sets))
+    assert two.returncode == 0, two.stderr
+    _assert_close(tmp_path / "one", tmp_path / "two", tol=1e-5)
+    a, b = ([r for r in read_metrics(tmp_path / d) if "eval_parzen" in r] for d in ("one", "two"))
+    assert len(a) == len(b) == 1 and a[0]["eval_samples"] == b[0]["eval_samples"] == 301
+    assert b[0]["eval_parzen"] == pytest.approx(a[0]["eval_parzen"], rel=1e-5, abs=1e-6)
+
+
+def test_sample_shares_rebuild_the_one_process_samples(monkeypatch):
+    """Each rank generates only rows(n) of the samples; in rank order they are the 1-process
+    samples (gather_rows, the collective, is the identity here; the test above runs it)."""
+    from gankit.distributed import DistContext
+    from gankit.nets import build_generator
+
+    assert [DistContext(r, 4).rows(5) for r in range(4)] == [(0, 2), (2, 4), (4, 5), (5, 5)]
+    torch.manual_seed(0)
+    g = build_generator(build_config("quickstart", sets=TINY).model, (1, 8, 8)).eval()
+    whole = api.sample(g, 7, seed=3, batch_size=2)
+    monkeypatch.setattr(DistContext, "gather_rows", lambda self, part, n: part)
+    shares = [api.sample(g, 7, seed=3, batch_size=2, dist=DistContext(r, 4)) for r in range(4)]
+    assert [len(s) for s in shares] == [2, 2, 2, 1]
+    assert torch.allclose(torch.cat(shares), whole, atol=1e-6)
+    empty = api.sample(g, 2, seed=3, dist=DistContext(3, 4))
+    assert empty.shape == (0, 1, 8, 8)
+
+
+@pytest.mark.parametrize("draw", ["rand", "randn", "randint"])
+def test_shared_stream_shards_concatenate_to_the_one_process_draw(draw):
+    """Rank r of N keeps rows [r*n, (r+1)*n) of the global draw, bit for bit; the stream then
+    stands where the 1-process stream stands, so the next draw agrees too."""
+    from gankit import rng
+
+    def take(shard):
+        gen = torch.Generator().manual_seed(7)
+        fn = (lambda s: rng.randint(10, s, "cpu")) if draw == "randint" else \
+            (lambda s: getattr(rng, draw)(s, "cpu"))
+        with rng.shared_stream(gen, shard):
+            return torch.cat([fn((6 // shard.world, 3)), fn((6 // shard.world, 3))])
+
+    whole = take(rng.Shard(0, 1))
+    parts = [take(rng.Shard(r, 3)) for r in range(3)]
+    # Each part holds this rank's 2 rows of the first draw, then of the second.
+    assert torch.equal(torch.cat([p[:2] for p in parts]), whole[:6])
+    assert torch.equal(torch.cat([p[2:] for p in parts]), whole[6:])
+    assert draw != "randint" or (whole.dtype == torch.int64 and int(whole.max()) < 10)

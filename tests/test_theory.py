@@ -126,3 +126,33 @@ def test_discriminator_trained_alone_approaches_d_star():
     # V(D, G) of the trained D comes close to C(G) from below (no D beats D*).
     assert check.criterion == pytest.approx(check.criterion_jsd, abs=1e-5)
     assert check.criterion - 0.01 < check.value_trained <= check.criterion + 1e-6
+
+
+def test_high_mass_region_is_the_central_interval_of_a_gaussian_and_a_uniform_support():
+    step = GRID[1] - GRID[0]
+    inside = GRID[theory.high_mass_region(_p(), GRID, 0.95)]
+    assert inside.min() == pytest.approx(-norm.ppf(0.975), abs=2 * step)  # -1.96
+    assert inside.max() == pytest.approx(norm.ppf(0.975), abs=2 * step)
+    flat = theory.AffineGenerator(1.0, 3.0, "uniform").density(GRID)  # on [3 - 1.73, 3 + 1.73]
+    assert np.array_equal(theory.high_mass_region(flat, GRID, 1.0), flat > 0)
+    with pytest.raises(ValueError, match="mass must be in"):
+        theory.high_mass_region(flat, GRID, 0.0)
+
+
+def test_distance_from_half_judges_d_where_the_mass_is():
+    p = _p()
+    # p_g = p_data: D* = 1/2. A D off by 0.1 everywhere, and wildly off (D = 1) where
+    # |x| > 4 (mass 6e-5): the max over the 99% region ignores the tails, the mean barely sees it.
+    d = np.where(np.abs(GRID) > 4, 1.0, 0.6)
+    h = theory.distance_from_half(d, p, p, GRID)
+    assert h.max_abs_d_minus_half == pytest.approx(0.1)
+    assert h.mean_abs_d_minus_half == pytest.approx(0.1 + 0.4 * 2 * norm.sf(4), abs=1e-6)
+    assert h.max_abs_dstar_minus_half == 0.0
+    assert h.mean_abs_d_minus_dstar == pytest.approx(h.mean_abs_d_minus_half)
+    assert h.region[1] == pytest.approx(norm.ppf(0.995), abs=0.01)  # 2.576
+    # D = D* of a shifted G: all of the gap is G's, none is D's.
+    q = theory.AffineGenerator(1.0, 1.0).density(GRID)
+    d_star = theory.optimal_discriminator(p, q)
+    h = theory.distance_from_half(d_star, p, q, GRID)
+    assert h.mean_abs_d_minus_dstar == 0.0
+    assert h.max_abs_d_minus_half == h.max_abs_dstar_minus_half > 0.4

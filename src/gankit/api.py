@@ -111,10 +111,13 @@ def for_display(images: torch.Tensor, source: str | os.PathLike | nn.Module) -> 
 
 def sample(source: str | os.PathLike | nn.Module, n: int, seed: int | None = None,
            device: str | torch.device = "cpu", batch_size: int = 1000,
-           labels: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+           labels: Sequence[int] | torch.Tensor | None = None,
+           dist: distributed.DistContext | None = None) -> torch.Tensor:
     """``n`` samples (N, C, H, W) in the data's range, from a generator or a run/checkpoint path.
 
     A conditional generator draws sample i of class ``labels[i]`` (default: i mod classes).
+    With ``dist`` (a data-parallel run's context, every rank calling), each process generates
+    its share of the n samples and every rank returns all of them: the same as one process.
     """
     if n < 1:
         raise GankitError(f"the number of samples must be at least 1, got {n}")
@@ -128,11 +131,14 @@ def sample(source: str | os.PathLike | nn.Module, n: int, seed: int | None = Non
     z = sample_noise(n, g.noise_dim, g.prior, "cpu", gen)
     device = next(g.parameters()).device
     y = class_labels(g, n, labels)
-    with torch.no_grad():
-        parts = [(g(z[i:i + batch_size].to(device)) if y is None else
-                  g(z[i:i + batch_size].to(device), y[i:i + batch_size].to(device))).cpu()
-                 for i in range(0, n, batch_size)]
-    return torch.cat(parts)
+    ctx = dist or distributed.DistContext()
+    lo, hi = ctx.rows(n)
+    with torch.no_grad():  # range(...) or [lo]: a rank with no share still yields 0 rows
+        parts = [(g(z[i:min(i + batch_size, hi)].to(device)) if y is None else
+                  g(z[i:min(i + batch_size, hi)].to(device),
+                    y[i:min(i + batch_size, hi)].to(device))).cpu()
+                 for i in range(lo, hi, batch_size) or [lo]]
+    return ctx.gather_rows(torch.cat(parts), n)
 
 
 def class_labels(g: nn.Module, n: int, labels: Sequence[int] | torch.Tensor | None

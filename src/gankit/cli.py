@@ -91,9 +91,14 @@ def _figure1(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"figure1-{time.strftime('%Y%m%d-%H%M%S')}"
     report = make_figure1(out, sets, every=args.every, progress=not args.quiet)
     print(f"wrote {', '.join(report.files)} and {Path(out) / 'figure1.json'}")
-    print(f"after {report.steps} steps: max |D(x) - 1/2| over the data's support "
-          f"{report.final_max_abs_d_minus_half:.3f}; JSD(p_data || p_g) {report.final_jsd:.4f} "
-          f"nats; total variation {report.final_tv:.3f}")
+    lo, hi = report.final_region
+    print(f"after {report.steps} steps: JSD(p_data || p_g) {report.final_jsd:.4f} nats; total "
+          f"variation {report.final_tv:.3f}; |D(x) - 1/2|: max "
+          f"{report.final_max_abs_d_minus_half:.3f} over x in [{lo:.2f}, {hi:.2f}] (99% of "
+          f"(p_data + p_g)/2), mass-weighted mean {report.final_mean_abs_d_minus_half:.4f}; "
+          f"for D* of the final G: max {report.final_max_abs_dstar_minus_half:.3f}; "
+          f"E|D - D*| {report.final_mean_abs_d_minus_dstar:.4f}; p_g > 0 on "
+          f"[{report.final_g_support[0]:.2f}, {report.final_g_support[1]:.2f}]")
     return 0
 
 
@@ -232,11 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="score a checkpoint (Parzen, FID, KID, PR, score, modes)")
     e.add_argument("checkpoint", type=Path, help="a run directory or checkpoint folder")
     e.add_argument("--metrics", default="parzen,fid,kid,pr,score,modes",
-                   help="comma-separated subset of parzen,fid,kid,pr,score,modes")
-    e.add_argument("--samples", type=int, default=10_000, help="generated samples (paper: 10000)")
+                   help="comma-separated subset of parzen,fid,kid,pr,score,modes,stacked-modes "
+                   "(RGB data: fid,kid,pr in Inception space, else a fallback)")
+    e.add_argument("--samples", type=int, help="generated samples (default: 10000 as in the "
+                   "paper; 26000 with stacked-modes)")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--features", default="mnist-classifier", help="feature network name")
-    e.add_argument("--features-path", help="weights file for the feature network")
+    e.add_argument("--features", default="mnist-classifier",
+                   help="feature network name (RGB data: inception)")
+    e.add_argument("--features-path", help="weights file for the feature network "
+                   "(inception: a local .safetensors, see docs/convolutional.md)")
     e.add_argument("--out", type=Path, help="JSON path (default: RUN/eval/<checkpoint>.json)")
     e.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")

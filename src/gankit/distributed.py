@@ -62,6 +62,28 @@ class DistContext:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item())
 
+    def rows(self, n: int) -> tuple[int, int]:
+        """This rank's share [lo, hi) of ``n`` rows: ceil(n / world) each, in rank order."""
+        m = -(-n // self.world)
+        return min(n, self.rank * m), min(n, (self.rank + 1) * m)
+
+    def gather_rows(self, part: torch.Tensor, n: int) -> torch.Tensor:
+        """All ``n`` rows on every rank, from each rank's ``part`` (its rows(n), maybe none).
+
+        Work such as generating evaluation samples is split this way; parts are padded to one
+        size for all_gather, which every backend has (NCCL gathers on this rank's GPU).
+        """
+        if not self.active:
+            return part
+        m = -(-n // self.world)
+        device = (torch.device("cuda", torch.cuda.current_device())
+                  if dist.get_backend() == "nccl" else torch.device("cpu"))
+        padded = part.new_zeros((m, *part.shape[1:]), device=device)
+        padded[:len(part)] = part
+        parts = [torch.empty_like(padded) for _ in range(self.world)]
+        dist.all_gather(parts, padded)
+        return torch.cat(parts)[:n].to(part.device)
+
     def wrap(self, net: nn.Module, device: torch.device, sync_bn: bool = False
              ) -> nn.Module | None:
         """The DDP wrapper used for the forward passes whose backward updates ``net``."""

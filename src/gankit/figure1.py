@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,18 +69,18 @@ class SnapshotRecorder(Callback):
 class Figure1Report:
     steps: int
     panel_steps: list[int]
-    final_max_abs_d_minus_half: float  # over the data's support (p_data >= 1% of its peak)
+    # Final panel (d). The region is the highest-density region of (p_data + p_g)/2 holding
+    # 99% of its mass: outside it no sample lands often enough for the game to fix D.
+    final_max_abs_d_minus_half: float  # max over the 99% region
+    final_mean_abs_d_minus_half: float  # mass-weighted mean over (p_data + p_g)/2
+    final_max_abs_dstar_minus_half: float  # the same max for D* of the final G: G's share
+    final_mean_abs_d_minus_dstar: float  # mass-weighted: D's own share
+    final_region: tuple[float, float]
+    final_g_support: tuple[float, float]  # outermost grid points where p_g > 0
     final_jsd: float  # JSD(p_data || p_g), nats (max log 2)
     final_tv: float  # total variation distance, in [0, 1]
     panel_b_max_abs_d_minus_dstar: float  # D trained alone vs D*, same support rule as theory
     files: list[str]
-
-
-def _distances(snap: GameSnapshot) -> tuple[float, float, float]:
-    support = snap.p_data >= 0.01 * snap.p_data.max()
-    return (float(np.abs(snap.d - 0.5)[support].max()),
-            theory.jsd(snap.p_data, snap.p_g, snap.grid),
-            theory.total_variation(snap.p_data, snap.p_g, snap.grid))
 
 
 def _first(snaps: list[GameSnapshot], start: int, tv_at_most: float) -> int:
@@ -122,17 +122,26 @@ def make_figure1(out: str | os.PathLike, sets: list[str] | tuple[str, ...] = (),
     c = max(_first(snaps, a + 1, 0.2), a + 1)
     c = min(c, len(snaps) - 2)
     d_opt, d_star = _panel_b(cfg, rec, a, dist, optimal_d_steps)
+    last = snaps[-1]
+    half = theory.distance_from_half(last.d, last.p_data, last.p_g, last.grid)
+    final = replace(last, region=theory.high_mass_region(0.5 * (last.p_data + last.p_g),
+                                                          last.grid, half.mass))
     panels = [(_titled(snaps[a], "(a)"), None),
               (_titled(d_opt, "(b) D trained alone"), d_star),
-              (_titled(snaps[c], "(c)"), None), (_titled(snaps[-1], "(d)"), None)]
+              (_titled(snaps[c], "(c)"), None),
+              (_titled(final, "(d)", f"|D - 1/2|: max {half.max_abs_d_minus_half:.2f} in grey "
+                              f"(99% of mass), mean {half.mean_abs_d_minus_half:.3f}"), None)]
     files = [save_figure1(panels, out / "figure1.png"),
              save_animation([_titled(s, "") for s in snaps], out / "figure1.gif")]
-    max_half, js, tv = _distances(snaps[-1])
     support = d_opt.p_data + d_opt.p_g >= 0.02 * (d_opt.p_data + d_opt.p_g).max()
-    report = Figure1Report(result.step, [snaps[a].step, snaps[a].step, snaps[c].step,
-                                         snaps[-1].step], max_half, js, tv,
-                           float(np.abs(d_opt.d - d_star)[support].max()),
-                           [str(f) for f in files])
+    report = Figure1Report(
+        result.step, [snaps[a].step, snaps[a].step, snaps[c].step, last.step],
+        half.max_abs_d_minus_half, half.mean_abs_d_minus_half, half.max_abs_dstar_minus_half,
+        half.mean_abs_d_minus_dstar, half.region,
+        _support(last),
+        theory.jsd(last.p_data, last.p_g, last.grid),
+        theory.total_variation(last.p_data, last.p_g, last.grid),
+        float(np.abs(d_opt.d - d_star)[support].max()), [str(f) for f in files])
     (out / "figure1.json").write_text(json.dumps(asdict(report), indent=1) + "\n", "utf-8")
     return report
 
@@ -143,9 +152,16 @@ def _distribution(cfg: Config) -> GaussianMixture:
     return distribution(cfg.data.name)  # type: ignore[return-value]
 
 
-def _titled(snap: GameSnapshot, label: str) -> GameSnapshot:
+def _support(snap: GameSnapshot) -> tuple[float, float]:
+    """Outermost grid points where p_g > 0; NaN when G puts all its mass off the grid."""
+    xs = snap.grid[snap.p_g > 0]
+    return (float(xs.min()), float(xs.max())) if xs.size else (float("nan"), float("nan"))
+
+
+def _titled(snap: GameSnapshot, label: str, extra: str = "") -> GameSnapshot:
     js = theory.jsd(snap.p_data, snap.p_g, snap.grid)
-    return GameSnapshot(**{**asdict(snap), "title": f"{label} step {snap.step}, JSD {js:.3f}"})
+    title = f"{label} step {snap.step}, JSD {js:.3f}" + (f"\n{extra}" if extra else "")
+    return replace(snap, title=title)
 
 
 def _panel_b(cfg: Config, rec: SnapshotRecorder, i: int, dist: GaussianMixture,

@@ -116,6 +116,19 @@ def save_decision_surface(d: nn.Module, dist: Distribution, path: str | os.PathL
     return _save(fig, path)
 
 
+def save_sample_and_surface_rows(rows: list[tuple[str, torch.Tensor | np.ndarray, nn.Module]],
+                                 dist: Distribution, path: str | os.PathLike) -> Path:
+    """One row per (title, G's samples, D): samples over the true density beside D(x)."""
+    fig = Figure(figsize=(7.2, 3.3 * len(rows)))
+    for i, (title, samples, d) in enumerate(rows):
+        plot_samples(fig.add_subplot(len(rows), 2, 2 * i + 1), samples, dist, title)
+        ax = fig.add_subplot(len(rows), 2, 2 * i + 2)
+        plot_decision_surface(ax, d, dist, samples)
+        ax.set_title("D(x); black: 5% density contour", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path, dpi=70)
+
+
 # --------------------------------------------------------------------- Figure 1
 @dataclass
 class GameSnapshot:
@@ -129,6 +142,7 @@ class GameSnapshot:
     z: np.ndarray  # evenly spaced z values drawn as mapping lines
     g_z: np.ndarray  # G(z) for them
     title: str = ""
+    region: np.ndarray | None = None  # grid mask shaded grey: where distances are judged
 
 
 def plot_figure1_panel(ax, snap: GameSnapshot, d_star: np.ndarray | None = None,
@@ -136,6 +150,9 @@ def plot_figure1_panel(ax, snap: GameSnapshot, d_star: np.ndarray | None = None,
     """The paper's layout: densities and D above the x line; a z line below, joined to x by
     the map x = G(z), so that where G contracts, p_g piles up."""
     top = max(1.0, float(snap.p_data.max()), float(np.nanmax(snap.p_g))) * 1.05
+    if snap.region is not None:
+        ax.fill_between(snap.grid, 0, top, where=snap.region, color="0.92", lw=0,
+                        label="99% of mass")
     ax.plot(snap.grid, snap.p_data, **DATA_STYLE)
     ax.plot(snap.grid, snap.p_g, **G_STYLE)
     ax.plot(snap.grid, snap.d, **D_STYLE)

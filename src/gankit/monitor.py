@@ -38,8 +38,11 @@ class CollapseMonitor(Callback):
     """Measures mode coverage or diversity of ``samples`` draws from G every ``every`` steps.
 
     Draws its noise and its real subset from its own seeded generators and puts G in eval mode
-    while sampling, so a monitored run ends with the same weights as an unmonitored one.
+    while sampling, so a monitored run ends with the same weights as an unmonitored one. In a
+    data-parallel run each rank generates its share of the samples and rank 0 measures.
     """
+
+    all_ranks = True
 
     def __init__(self, every: int, samples: int = 1000, features: Features | None = None) -> None:
         if every < 1 or samples < 2:
@@ -55,6 +58,8 @@ class CollapseMonitor(Callback):
 
     @torch.no_grad()
     def measure(self, trainer: Trainer) -> dict[str, Any]:
+        """The measurement as a metrics line; {} on the ranks other than 0, which only help
+        generate the samples."""
         seed = trainer.cfg.train.seed
         g = trainer.g.net
         was_training = g.training
@@ -62,9 +67,12 @@ class CollapseMonitor(Callback):
         try:
             noise = g.sample_noise(self.samples, torch.Generator(trainer.device).manual_seed(
                 derived_seed(seed, 3)))
-            fake = g(noise)
+            lo, hi = trainer.dist.rows(self.samples)
+            fake = trainer.dist.gather_rows(g(noise[lo:hi]), self.samples)
         finally:
             g.train(was_training)
+        if not trainer.dist.is_main:
+            return {}
         dist = getattr(trainer.data, "distribution", None)
         if dist is not None and getattr(dist, "modes", None) is not None:
             return {"monitor": "collapse", **mode_coverage(fake, dist.modes, dist.std).as_dict()}
@@ -96,7 +104,9 @@ class CollapseMonitor(Callback):
         if slot <= self._slot:
             return
         self._slot = slot
-        m = self.measure(trainer)
+        m = self.measure(trainer)  # every rank takes part in generating the samples
+        if not m:
+            return
         trainer.metrics.write({"step": trainer.step, "epoch": trainer.epoch + 1, **m})
         warning = self._warning(m)
         if warning:

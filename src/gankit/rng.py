@@ -1,11 +1,11 @@
 """Training's random draws, independent of how many processes share a minibatch.
 
-Noise and dropout masks are drawn from one generator seeded by the run's seed. In a
-data-parallel run every process holds the same generator, draws the tensor for the *global*
-minibatch and keeps its own slice, so example j of a global batch sees the same z and the same
-masks whether 1 or N processes train: an N-process run computes the 1-process update, and a
-checkpoint (which saves this generator) resumes under any number of processes. Outside a
-``shared_stream`` block draws come from torch's global RNG as usual.
+Noise, dropout masks and a conditional run's fake classes are drawn from one generator seeded
+by the run's seed. In a data-parallel run every process holds the same generator, draws the
+tensor for the *global* minibatch and keeps its own slice, so example j of a global batch sees
+the same z, masks and class whether 1 or N processes train: an N-process run computes the
+1-process update, and a checkpoint (which saves this generator) resumes under any number of
+processes. Outside a ``shared_stream`` block draws come from torch's global RNG as usual.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -60,3 +61,9 @@ def randn(shape: tuple[int, ...], device: torch.device | str,
           generator: torch.Generator | None = None) -> torch.Tensor:
     """N(0, 1) draws (see _draw)."""
     return _draw(torch.randn, shape, device, generator)
+
+
+def randint(high: int, shape: tuple[int, ...], device: torch.device | str,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+    """Integers uniform in [0, high), e.g. a fake minibatch's classes (see _draw)."""
+    return _draw(partial(torch.randint, high), shape, device, generator)

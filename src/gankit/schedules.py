@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
+from gankit import rng
 from gankit.losses import auxiliary_class_loss, discriminator_loss
 
 Tensor = torch.Tensor
@@ -42,8 +43,8 @@ class Player:
     lr_schedule: LambdaLR
     ddp: nn.Module | None = None
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return (self.ddp or self.net)(x)
+    def __call__(self, *inputs: Tensor, **options: bool) -> Tensor:
+        return (self.ddp or self.net)(*inputs, **options)
 
     def params(self) -> list[nn.Parameter]:
         return [p for p in self.net.parameters() if p.requires_grad]
@@ -80,25 +81,28 @@ GLoss = Callable[[Tensor], Tensor]
 
 
 def _fake_labels(g: Player, real_labels: Tensor | None) -> Tensor | None:
-    """Uniform classes for a fake minibatch (None when unconditional; draws nothing then)."""
+    """Uniform classes for a fake minibatch (None when unconditional; draws nothing then).
+
+    Drawn from gankit.rng's stream like the noise, so N processes draw the 1-process classes.
+    """
     if real_labels is None:
         return None
-    return torch.randint(g.net.classes, real_labels.shape, device=real_labels.device)
+    return rng.randint(g.net.classes, tuple(real_labels.shape), real_labels.device)
 
 
 def _generate(g: Player, n: int, labels: Tensor | None, wrapped: bool = True) -> Tensor:
-    """G(z) through the player's DDP wrapper when ``wrapped`` (conditional models: 1 process)."""
+    """G(z) (or G(z, y)) through the player's DDP wrapper when ``wrapped``."""
     z = g.net.sample_noise(n)
-    if labels is not None:
-        return g.net(z, labels)
-    return g(z) if wrapped else g.net(z)
+    inputs = (z,) if labels is None else (z, labels)
+    return g(*inputs) if wrapped else g.net(*inputs)
 
 
 def _discriminate(d: Player, x: Tensor, labels: Tensor | None, wrapped: bool = True
                   ) -> tuple[Tensor, Tensor | None]:
-    """D's logits and, for an AC-GAN discriminator, its class logits."""
+    """D's logits and, for a conditional discriminator, its class logits (None without an
+    AC-GAN head); through the DDP wrapper when ``wrapped``."""
     if labels is not None:
-        return d.net.heads(x, labels)
+        return d(x, labels, both=True) if wrapped else d.net.heads(x, labels)
     return (d(x) if wrapped else d.net(x)), None
 
 

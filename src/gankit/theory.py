@@ -60,6 +60,49 @@ def total_variation(p: np.ndarray, q: np.ndarray, grid: np.ndarray) -> float:
     return 0.5 * integrate(np.abs(p - q), grid)
 
 
+def high_mass_region(density: np.ndarray, grid: np.ndarray, mass: float = 0.99) -> np.ndarray:
+    """The grid points of the highest-density region holding ``mass`` of the density's mass.
+
+    Outside it (far tails, gaps between modes) neither player sees samples often enough for
+    the game to fix D, so distances of D from 1/2 are judged inside it. Evenly spaced grid.
+    """
+    if not 0 < mass <= 1:
+        raise ValueError(f"mass must be in (0, 1], not {mass}")
+    density = np.asarray(density, np.float64)
+    order = np.argsort(density)[::-1]
+    cum = np.cumsum(density[order])
+    k = int(np.searchsorted(cum, mass * cum[-1])) + 1  # points needed to reach ``mass``
+    region = np.zeros(len(density), dtype=bool)
+    region[order[:min(k, len(density))]] = True
+    return region
+
+
+@dataclass
+class HalfDistance:
+    """How far D is from the game's end point D = 1/2, and why, inside ``high_mass_region`` of
+    the mixture m = (p_data + p_g)/2."""
+
+    max_abs_d_minus_half: float  # max over the region
+    mean_abs_d_minus_half: float  # E_m |D - 1/2| (mass-weighted, whole grid)
+    max_abs_dstar_minus_half: float  # the same max for D* of this G: G's share of the gap
+    mean_abs_d_minus_dstar: float  # E_m |D - D*|: D's own share
+    region: tuple[float, float]  # outermost grid points of the region
+    mass: float
+
+
+def distance_from_half(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, grid: np.ndarray,
+                       mass: float = 0.99) -> HalfDistance:
+    m = 0.5 * (p_data + p_g)
+    m_norm = m / integrate(m, grid)
+    where = high_mass_region(m, grid, mass)
+    d_star = optimal_discriminator(p_data, p_g)
+    gap = np.abs(d - 0.5)
+    return HalfDistance(float(gap[where].max()), integrate(m_norm * gap, grid),
+                        float(np.abs(d_star - 0.5)[where].max()),
+                        integrate(m_norm * np.abs(d - d_star), grid),
+                        (float(grid[where].min()), float(grid[where].max())), mass)
+
+
 def value(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, grid: np.ndarray) -> float:
     """V(D, G) = E_{p_data}[log D] + E_{p_g}[log(1 - D)] for D given on the grid."""
     d = np.clip(d, 1e-300, 1.0)

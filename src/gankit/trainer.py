@@ -44,7 +44,13 @@ class Callback:
     Override what you need. ``on_epoch_end`` may return extra metrics, which the trainer writes
     to the metrics log as one line with the step and epoch. Callbacks must not draw from the
     global RNG, so that a run with them ends with the same weights as one without.
+
+    In a data-parallel run callbacks run on rank 0 only, unless ``all_ranks`` is true: then
+    every rank calls them at the same point (for collectives, e.g. sharing out the generation
+    of evaluation samples) and only rank 0's return value is logged.
     """
+
+    all_ranks = False
 
     def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
         """After each metrics line of the training losses is written."""
@@ -117,10 +123,10 @@ class Trainer:
         self.dist = dist or DistContext()
         main = self.dist.is_main
         self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress and main
-        self.callbacks = list(callbacks or []) if main else []
+        self.callbacks = [cb for cb in callbacks or [] if main or cb.all_ranks]
         self.device = device_for(self.dist, cfg.train.device) or resolve_device(cfg.train.device)
         self.local_batch = local_batch(cfg.train.batch_size, self.dist)
-        if cfg.monitor.collapse_every and main:
+        if cfg.monitor.collapse_every:
             from gankit.monitor import CollapseMonitor
 
             self.callbacks.append(CollapseMonitor(cfg.monitor.collapse_every,
@@ -138,8 +144,6 @@ class Trainer:
         if self.steps_per_epoch == 0:
             raise ConfigError(f"an epoch of {len(self.data)} images holds no full iteration of "
                               f"{self.per_step} batches of {bs}; lower game.d_steps or the batch")
-        if self.dist.active and cfg.condition.classes:
-            raise ConfigError("conditional models train in one process for now; drop --nproc")
         g_net = build_generator(cfg.model, self.data.shape, self.data.pixel_mean(), cfg.condition)
         d_net = build_discriminator(cfg.model, self.data.shape, cfg.condition)
         self.g = Player(g_net.to(self.device), *build_optimizer(cfg.optim, g_net.parameters()),

@@ -8,6 +8,7 @@ features, so that periodic evaluation during training pays for them once. Result
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +24,17 @@ from gankit.metrics.kid import kid
 from gankit.metrics.parzen import PAPER_SIGMAS, PAPER_VALID, parzen_protocol
 from gankit.metrics.prc import precision_recall
 from gankit.metrics.score import class_histogram, classifier_score, kl_to_uniform
+from gankit.metrics.stacked_modes import STACKED_SAMPLES, stacked_modes
 
-METRICS = ("parzen", "fid", "kid", "pr", "score", "modes")
+METRICS = ("parzen", "fid", "kid", "pr", "score", "modes", "stacked-modes")
 FEATURE_METRICS = frozenset({"fid", "kid", "pr", "score", "modes"})
 # Each result row's metric name and whether larger values are better.
 HIGHER_IS_BETTER = {"parzen": True, "fid": False, "kid": False, "precision": True,
-                    "recall": True, "score": True, "modes_kl": False}
+                    "recall": True, "score": True, "modes_kl": False, "stacked_modes": True,
+                    "stacked_kl": False}
 FORMAT = "gankit-eval/1"
+PAPER_SAMPLES = 10_000  # the paper's Parzen sample count, the default of the other metrics
+MNIST_HEAD = frozenset({"score", "modes"})  # need the MNIST classifier's ten classes
 
 
 def parse_metrics(text: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -75,6 +80,47 @@ class Evaluator:
             self._cache["net"] = load_feature_network(self.features, self.features_path)
         return self._cache["net"]
 
+    def fit_to_rgb(self) -> str | None:
+        """On RGB data, measure FID/KID/PR in Inception space, or fall back without it.
+
+        The MNIST classifier reads grey digits only: its space and its ten classes (score,
+        modes) do not apply. If the Inception network cannot be loaded (no torch-fidelity, no
+        weights file), the metrics that need no downloaded weights are computed instead: parzen,
+        and stacked-modes on Stacked MNIST. Returns a one-line note of what changed, or None.
+        """
+        if self.features == "mnist-classifier":
+            self.features = "inception"
+        head = [m for m in self.metrics if m in MNIST_HEAD]
+        feature = [m for m in self.metrics if m in FEATURE_METRICS - MNIST_HEAD]
+        keep = [m for m in self.metrics if m not in FEATURE_METRICS]
+        reason, failed = "", False
+        if feature:
+            try:
+                self.feature_network  # noqa: B018 (loads and caches it, or says why not)
+                keep = [m for m in self.metrics if m not in MNIST_HEAD]
+            except GankitError as exc:
+                failed = True
+                reason = f"{', '.join(feature)} not computed: {' '.join(str(exc).split())}"
+        if head:
+            reason += ("; " if reason else "") + (f"{', '.join(head)} not computed: they need "
+                                                  "the MNIST classifier's ten classes")
+        if not reason:
+            return None
+        if failed or not keep:  # fall back to what needs no downloaded weights
+            keep += [m for m in ("parzen", "stacked-modes") if m not in keep
+                     and (m == "parzen" or self.dataset == "stacked_mnist")]
+        self.metrics = keep
+        return f"gankit: note: RGB data: {reason}; computing {', '.join(keep)}"
+
+    @property
+    def mnist_classifier(self) -> FeatureNetwork:
+        """The shipped MNIST classifier, whatever ``features`` is: stacked-modes' digit reader."""
+        if self.features == "mnist-classifier":
+            return self.feature_network
+        if "mnist" not in self._cache:
+            self._cache["mnist"] = load_feature_network("mnist-classifier")
+        return self._cache["mnist"]
+
     def _reference_features(self) -> torch.Tensor:
         if "ref" not in self._cache:
             real = self._split("train")[:self.n_reference]
@@ -91,13 +137,25 @@ class Evaluator:
             rows.append(_row("parzen", r.mean, r.se, sigma=r.sigma, sigmas=r.sigmas,
                              valid_means=r.valid_means, n_samples=r.n_samples,
                              n_valid=r.n_valid, n_test=r.n_test, split="test"))
+        if "stacked-modes" in self.metrics:
+            m = stacked_modes(samples, self.mnist_classifier, self.progress)
+            params = {"n_samples": m.n_samples, "modes_total": m.modes_total,
+                      "largest_mode": m.largest_mode, "classifier": "mnist-classifier",
+                      "classifier_sha256": self.mnist_classifier.digest}
+            rows.append(_row("stacked_modes", m.modes_covered, None, **params))
+            rows.append(_row("stacked_kl", m.kl_to_uniform, None, **params))
         wanted = FEATURE_METRICS.intersection(self.metrics)
         if not wanted:
             return rows
         net = self.feature_network
         feats, logits = net.extract(samples, self.progress)
-        counts = {"n_samples": len(samples), "n_reference": self.n_reference,
-                  "reference": f"{self.dataset} train[:{self.n_reference}]"}
+        counts: dict[str, Any] = {}
+        if wanted - MNIST_HEAD:  # the figures measured against real images say which ones
+            n_ref = len(self._reference_features())
+            counts = {"n_samples": len(samples), "n_reference": n_ref,
+                      "reference": f"{self.dataset} train[:{n_ref}]"}
+            if net.preprocess:
+                counts["preprocess"] = net.preprocess(tuple(samples.shape[1:]))
         if "fid" in self.metrics:
             rows.append(_row("fid", fid(self._reference_features(), feats), None, **counts))
         if "kid" in self.metrics:
@@ -135,11 +193,16 @@ def run_dir_of(checkpoint: Path) -> Path:
 
 
 def evaluate_checkpoint(source: str | Path, metrics: str | list[str] = METRICS,
-                        n_samples: int = 10_000, seed: int = 0, data_dir: str | None = None,
+                        n_samples: int | None = None, seed: int = 0, data_dir: str | None = None,
                         out: str | Path | None = None, progress: bool = True,
                         features: str = "mnist-classifier", features_path: str | None = None
                         ) -> tuple[dict[str, Any], Path]:
-    """Evaluate a run's latest (or a given) checkpoint; write RUN/eval/<checkpoint>.json."""
+    """Evaluate a run's latest (or a given) checkpoint; write RUN/eval/<checkpoint>.json.
+
+    ``n_samples`` defaults to 10,000 (the paper's), or 26,000 when stacked-modes is computed.
+    On RGB data the metrics are first fitted to it (``Evaluator.fit_to_rgb``); its note is
+    printed to stderr and kept in the report.
+    """
     from gankit import api
     from gankit import checkpoint as ckpt
     from gankit.runs import versions
@@ -150,6 +213,11 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] = METRICS,
     data_dir = data_dir or state["config"]["data"].get("data_dir") or None
     evaluator = Evaluator(dataset, data_dir, parse_metrics(metrics), features=features,
                           features_path=features_path, progress=progress)
+    note = evaluator.fit_to_rgb() if state["image_shape"][0] == 3 else None
+    if note:
+        print(note, file=sys.stderr)
+    if n_samples is None:
+        n_samples = STACKED_SAMPLES if "stacked-modes" in evaluator.metrics else PAPER_SAMPLES
     start = time.perf_counter()
     # In [0, 1] like the reference images, whatever G's output unit (tanh: (x + 1) / 2).
     samples = api.for_display(api.sample(path, n_samples, seed=seed), path)
@@ -157,8 +225,8 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] = METRICS,
     report: dict[str, Any] = {
         "format": FORMAT, "checkpoint": str(path), "step": state["step"],
         "epoch": state["epoch"], "dataset": dataset, "n_samples": n_samples, "seed": seed,
-        "results": rows, "seconds": round(time.perf_counter() - start, 2),
-        "versions": versions()}
+        "results": rows, "notes": [note] if note else [],
+        "seconds": round(time.perf_counter() - start, 2), "versions": versions()}
     if FEATURE_METRICS.intersection(evaluator.metrics):
         net = evaluator.feature_network
         report["feature_network"] = {"name": net.name, "sha256": net.digest}
@@ -176,6 +244,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         err = "" if r["error"] is None else f"{r['error']:.4g}"
         p = r["params"]
         note = (f"sigma {p['sigma']:.4f}" if r["metric"] == "parzen"
-                else f"histogram {p['histogram']}" if r["metric"] == "modes_kl" else "")
+                else f"histogram {p['histogram']}" if r["metric"] == "modes_kl"
+                else f"of {p['modes_total']} modes in {p['n_samples']} samples"
+                if r["metric"] == "stacked_modes" else "")
         lines.append(f"{r['metric']:<10} {r['value']:>12.5g} {err:>10}  {note}".rstrip())
     return "\n".join(lines)

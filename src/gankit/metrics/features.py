@@ -26,6 +26,9 @@ class FeatureNetwork:
     features_fn: Callable[[torch.Tensor], torch.Tensor]
     logits_fn: Callable[[torch.Tensor], torch.Tensor] | None = None  # from features
     batch_size: int = 500
+    # Image shape (C, H, W) -> how images are converted and resized before the network, for
+    # networks whose input differs from the data's (recorded beside every figure).
+    preprocess: Callable[[tuple[int, ...]], str] | None = None
 
     def check(self, images: torch.Tensor) -> None:
         if self.image_shape is not None and tuple(images.shape[1:]) != self.image_shape:
@@ -58,28 +61,9 @@ def _mnist_classifier(path: str | None = None) -> FeatureNetwork:
 
 
 def _inception(path: str | None = None) -> FeatureNetwork:
-    """Inception-v3 pool features through torch-fidelity, from a local weights file.
+    from gankit.metrics.inception import inception_network
 
-    Not exercised by gankit's tests (neither the library nor the weights are bundled).
-    """
-    try:
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-    except ImportError:
-        raise GankitError("the inception feature network needs torch-fidelity: "
-                          "pip install torch-fidelity") from None
-    if not path:
-        raise GankitError("give the local Inception weights file (torch-fidelity's "
-                          "pt_inception-2015-12-05 .pth) as the feature network's path")
-    from gankit.metrics.classifier import file_digest
-
-    net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
-                                      feature_extractor_weights_path=path).eval()
-
-    def features(x: torch.Tensor) -> torch.Tensor:
-        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-        return net((x.clamp(0, 1) * 255).to(torch.uint8))[0]
-
-    return FeatureNetwork("inception", file_digest(path), None, features, None, batch_size=64)
+    return inception_network(path)
 
 
 FEATURE_NETWORKS: dict[str, Callable[..., FeatureNetwork]] = {

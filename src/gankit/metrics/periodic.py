@@ -6,6 +6,10 @@ and without evaluation end with the same weights), the chosen metrics are comput
 to the metrics log as one line of ``eval_<metric>`` (and ``eval_<metric>_se``) values. When
 ``best_by`` names a metric, the checkpoint of each new best epoch is copied to RUN/best/ and
 described in RUN/best.json.
+
+In a data-parallel run every rank generates its share of the samples from the same fixed noise
+and they are gathered (so the metric is the 1-process one); rank 0 alone computes the metrics
+while the others wait at the next step's collective, for at most GANKIT_DIST_TIMEOUT seconds.
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ if TYPE_CHECKING:
 BEST_DIR, BEST_JSON = "best", "best.json"
 # The result rows each metric name produces.
 _ROWS = {"parzen": ["parzen"], "fid": ["fid"], "kid": ["kid"], "pr": ["precision", "recall"],
-         "score": ["score"], "modes": ["modes_kl"]}
+         "score": ["score"], "modes": ["modes_kl"],
+         "stacked-modes": ["stacked_modes", "stacked_kl"]}
 
 
 class PeriodicEvaluation(Callback):
+    all_ranks = True  # in a data-parallel run each rank generates its share of the samples
+
     def __init__(self, cfg: EvalConfig, dataset: str, data_dir: str | None = None,
                  evaluator: Evaluator | None = None) -> None:
         self.cfg = cfg
@@ -61,7 +68,9 @@ class PeriodicEvaluation(Callback):
         was_training = net.training
         net.eval()  # batch norm, if any, must not update its running statistics here
         try:
-            samples = sample(net, self.cfg.samples, seed=self.cfg.seed)
+            samples = sample(net, self.cfg.samples, seed=self.cfg.seed, dist=trainer.dist)
+            if not trainer.dist.is_main:
+                return None  # rank 0 computes the metrics; the others go on training
             samples = to_unit(samples, getattr(net, "output", "sigmoid"))  # the data's [0, 1]
         finally:
             net.train(was_training)

@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gankit.config import ConditionConfig, ModelConfig
+from gankit.nets.dropout import Dropout
 from gankit.nets.maxout import Maxout
 from gankit.nets.mlp import MLPGenerator
 from gankit.noise import sample_noise
@@ -65,14 +66,14 @@ class ConditionalMaxoutDiscriminator(nn.Module):
         if d_input not in ("concat", "projection", "none"):
             raise ValueError(f"unknown d_input {d_input!r}")
         self.image_shape, self.classes, self.d_input = tuple(image_shape), classes, d_input
-        self.input_dropout = nn.Dropout(1 - input_keep)
+        self.input_dropout = Dropout(input_keep)
         sizes = [math.prod(image_shape) + (classes if d_input == "concat" else 0), *units]
         layers: list[nn.Module] = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             if i > 0:
-                layers.append(nn.Dropout(1 - hidden_keep))
+                layers.append(Dropout(hidden_keep))
             layers.append(Maxout(fan_in, fan_out, pieces))
-        layers.append(nn.Dropout(1 - hidden_keep))
+        layers.append(Dropout(hidden_keep))
         self.hidden = nn.Sequential(*layers)
         self.out = nn.Linear(sizes[-1], 1)
         self.embed = nn.Embedding(classes, sizes[-1]) if d_input == "projection" else None
@@ -95,8 +96,11 @@ class ConditionalMaxoutDiscriminator(nn.Module):
             logit = logit + (self.embed(y) * h).sum(1)
         return logit, (self.aux(h) if self.aux is not None else None)
 
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return self.heads(x, y)[0]
+    def forward(self, x: Tensor, y: Tensor, both: bool = False
+                ) -> Tensor | tuple[Tensor, Tensor | None]:
+        """The adversarial logit; with ``both``, heads() (how a DDP wrapper, which runs only
+        forward, reaches the class head)."""
+        return self.heads(x, y) if both else self.heads(x, y)[0]
 
 
 def build_conditional_generator(cfg: ModelConfig, cond: ConditionConfig,
