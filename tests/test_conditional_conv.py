@@ -59,6 +59,8 @@ def test_discriminator_logit_and_class_head_by_hand(d_input):
     assert logit.shape == (3,) and classes.shape == (3, 10)
     assert torch.allclose(logit, expected, atol=1e-10)
     assert torch.allclose(classes, h @ d.aux.weight.T + d.aux.bias, atol=1e-10)
+    both = d(x, y, both=True)
+    assert torch.equal(both[0], logit) and torch.equal(both[1], classes)
     changes = not torch.allclose(d(x, other), logit)
     assert changes == (d_input != "none")  # D sees y unless AC-GAN as published
 

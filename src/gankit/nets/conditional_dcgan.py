@@ -83,6 +83,8 @@ class ConditionalDCGANDiscriminator(nn.Module):
             logit = logit + (self.embed(y) * h).sum(1)
         return logit, (self.aux(h) if self.aux is not None else None)
 
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return self.heads(x, y)[0]
+    def forward(self, x: Tensor, y: Tensor, both: bool = False
+                ) -> Tensor | tuple[Tensor, Tensor | None]:
+        """The adversarial logit; with ``both``, heads() (a DDP wrapper runs only forward)."""
+        return self.heads(x, y) if both else self.heads(x, y)[0]
 
