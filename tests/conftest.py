@@ -43,3 +43,15 @@ def mnist_root() -> Path:
 def _quiet_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """No test may write to the user's real cache directory."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread for small convolutions: on a shared, busy 2-core machine two threads
+    per process spin against each other; results are unchanged."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
