@@ -1,9 +1,11 @@
 """Age-cGAN on MNIST: conditional sample quality, reconstruction, and condition swaps.
 
-    python benchmarks/agecgan_mnist.py RUN [--out docs/figures] [--n-test 100]
+    python benchmarks/agecgan_mnist.py RUN [--out docs/figures] [--n-test 100] [--tag cdcgan]
 
-RUN is a conditional MNIST run (gankit train --preset acgan-mnist). The script trains the
-run's encoder if it has none, then measures with the MNIST classifier of gankit.metrics:
+RUN is a conditional MNIST run or checkpoint (gankit train --preset cdcgan-mnist, or the MLP
+presets acgan-mnist, cgan-mnist); all images are measured in [0, 1], whatever G's output unit.
+The script trains the run's encoder if it has none, then measures with the MNIST classifier of
+gankit.metrics:
 
 1. per-class accuracy of the classifier on G's samples, and FID per class (classifier
    features, against the test digits of that class);
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -33,7 +36,7 @@ from gankit.conditional import (
     train_run_encoder,
 )
 from gankit.conditional.encoder import encoder_dir_of
-from gankit.conditional.latent import distance, optimise_latent
+from gankit.conditional.latent import distance, optimise_latent, render
 from gankit.conditional.style import style_agreement
 from gankit.conditional.transfer import infer_source
 from gankit.data import load_dataset
@@ -51,7 +54,7 @@ def sample_quality(g, net, test, per_class: int, seed: int) -> dict:
     acc, fids = [], []
     for c in range(g.classes):
         with torch.no_grad():
-            x = g(g.sample_noise(per_class, gen), torch.full((per_class,), c))
+            x = render(g, g.sample_noise(per_class, gen), torch.full((per_class,), c))
         feats, logits = net.extract(x)
         acc.append(float((logits.argmax(1) == c).double().mean()))
         real, _ = net.extract(test.images[test.labels == c])
@@ -60,7 +63,7 @@ def sample_quality(g, net, test, per_class: int, seed: int) -> dict:
 
 
 def z_diversity(g, test, n: int, seed: int) -> dict:
-    """Mean per-pixel std over n draws of z for each class, beside that over real digits.
+    """Mean per-pixel std (in [0, 1]) over n draws of z for each class, beside real digits'.
 
     A generator that ignores z (collapse within a class) has nothing for Age-cGAN to keep.
     """
@@ -68,7 +71,7 @@ def z_diversity(g, test, n: int, seed: int) -> dict:
     fake, real = [], []
     for c in range(g.classes):
         with torch.no_grad():
-            x = g(g.sample_noise(n, gen), torch.full((n,), c))
+            x = render(g, g.sample_noise(n, gen), torch.full((n,), c))
         fake.append(float(x.std(0).mean()))
         real.append(float(test.images[test.labels == c][:n].std(0).mean()))
     return {"generated": fake, "test": real}
@@ -88,7 +91,7 @@ def reconstruction(g, enc, net, x, y, steps: int, lr: float) -> dict:
                                   feature_net=net.features_fn if net else None)
             z = fit.z
         with torch.no_grad():
-            r = g(z, y)
+            r = render(g, z, y)
             rows[name] = {"pixel_mse": float(distance(r, x).mean()),
                           "inferred_source_accuracy": float(
                               (infer_source(g, x, z) == y).double().mean())}
@@ -136,9 +139,14 @@ def main() -> None:
     ap.add_argument("--opt-steps", type=int, default=200)
     ap.add_argument("--opt-lr", type=float, default=0.03)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tag", help="name the outputs TAG-same-z.png, TAG-transfer.png, "
+                    "TAG-results.json (default: cgan-same-z.png, agecgan-transfer.png, "
+                    "agecgan-results.json)")
     args = ap.parse_args()
+    names = ([f"{args.tag}-same-z.png", f"{args.tag}-transfer.png", f"{args.tag}-results.json"]
+             if args.tag else ["cgan-same-z.png", "agecgan-transfer.png", "agecgan-results.json"])
     torch.manual_seed(args.seed)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     g = load_conditional_generator(args.run)
     net = load_feature_network("mnist-classifier") if load_feature_network else None
     test = load_dataset("mnist", "test")
@@ -182,23 +190,35 @@ def main() -> None:
     results["swap"] = {name: swap(g, net, x, y, z) for name, z in codes.items()}
     _table("code (swap to all 10 classes)", results["swap"],
            ["accuracy", "slant_agreement", "thickness_agreement"])
+    if net is not None:
+        print("\n| code: swap accuracy per target | " + " | ".join(map(str, range(g.classes)))
+              + " |")
+        print("|---" * (g.classes + 1) + "|")
+        for name, r in results["swap"].items():
+            print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in r["accuracy_per_target"])
+                  + " |")
 
     # Figures: the same z across all classes; transfers of real test digits.
     args.out.mkdir(parents=True, exist_ok=True)
     zs = g.sample_noise(10, torch.Generator().manual_seed(args.seed + 1))
-    save_grid(regenerate(g, zs, torch.arange(10)).flatten(0, 1), args.out / "cgan-same-z.png",
+    save_grid(regenerate(g, zs, torch.arange(10)).flatten(0, 1), args.out / names[0],
               nrow=10, scale=2)
     one_each = torch.stack([torch.nonzero(y == c).flatten()[0] for c in range(g.classes)])
     best = rec["z* feature" if net is not None else "z* pixel"][one_each]
     with torch.no_grad():
-        rows = torch.cat([x[one_each][:, None], g(rec["E(x)"][one_each], y[one_each])[:, None],
-                          g(best, y[one_each])[:, None],
+        rows = torch.cat([x[one_each][:, None],
+                          render(g, rec["E(x)"][one_each], y[one_each])[:, None],
+                          render(g, best, y[one_each])[:, None],
                           regenerate(g, best, torch.arange(10))], 1)
-    save_grid(rows.flatten(0, 1), args.out / "agecgan-transfer.png", nrow=13, scale=2)
+    save_grid(rows.flatten(0, 1), args.out / names[1], nrow=13, scale=2)
     results["seconds"] = time.perf_counter() - start
-    (args.out / "agecgan-results.json").write_text(json.dumps(results, indent=1))
-    print(f"\nwrote {args.out}/cgan-same-z.png, agecgan-transfer.png, agecgan-results.json "
-          f"({results['seconds']:.0f}s)")
+    results["cpu_seconds"] = time.process_time() - cpu_start
+    results["torch_threads"] = torch.get_num_threads()
+    results["load_avg_1min"] = os.getloadavg()[0]
+    (args.out / names[2]).write_text(json.dumps(results, indent=1))
+    print(f"\nwrote {', '.join(str(args.out / n) for n in names)} "
+          f"({results['seconds']:.0f} s wall, {results['cpu_seconds']:.0f} s CPU, "
+          f"{results['torch_threads']} torch threads, load {results['load_avg_1min']:.1f})")
 
 
 if __name__ == "__main__":

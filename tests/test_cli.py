@@ -45,6 +45,7 @@ def test_presets_lists_one_line_each():
     (["train", "--preset", "quickstart", "--set", "train.colour=1"], "unknown config key"),
     (["train", "--config", "/no/such.toml"], "does not exist"),
     (["sample", "/no/such/run", "--out", "x.png"], "neither a run directory"),
+    (["train", "--preset", "quickstart", "--set", "speed.step=nope"], "speed.step = 'nope'"),
 ])
 def test_bad_input_one_line_exit_2(args, fragment, tmp_path):
     r = gankit(*args, "--quiet" if args[0] == "train" else "-n", *([] if args[0] == "train"
@@ -54,6 +55,16 @@ def test_bad_input_one_line_exit_2(args, fragment, tmp_path):
     assert fragment in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+def test_subprocesses_import_the_gankit_under_test(tmp_path):
+    # From another cwd too: a relative PYTHONPATH once made these tests run a different checkout.
+    import gankit
+
+    r = subprocess.run([sys.executable, "-c", "import gankit; print(gankit.__file__)"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == gankit.__file__
 
 
 def test_sample_writes_grid_and_npy(run_dir, tmp_path):

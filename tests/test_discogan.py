@@ -257,7 +257,8 @@ def test_conditional_or_data_parallel_discogan_is_refused(tmp_path):
     cfg = build_config("discogan-toy", sets=["condition.classes=2", "condition.aux_weight=1.0"])
     with pytest.raises(ConfigError, match="DiscoGAN is not conditional"):
         train(config=cfg, out=tmp_path / "c", progress=False)
-    for noise_only in ("eval.every=1", "monitor.collapse_every=5", "report.tensorboard=true"):
+    for noise_only in ("eval.every=1", "monitor.collapse_every=5", "report.tensorboard=true",
+                       'speed.step="fused"', "speed.compile=true"):
         cfg = build_config("discogan-toy", sets=[*TOY, noise_only])
         with pytest.raises(ConfigError, match=noise_only.split("=")[0].replace(".", r"\.")):
             train(config=cfg, out=tmp_path / "n", progress=False)

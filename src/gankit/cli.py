@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from gankit import api, distributed
+from gankit import api, bench, distributed
 from gankit.conditional.cli import add_commands as add_conditional_commands
 from gankit.config import preset_names, preset_summary
 from gankit.errors import GankitError
@@ -252,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=Path, required=True, help="the figure (PNG) to write")
     tr.add_argument("-n", type=int, default=24, help="at most this many images")
     tr.set_defaults(func=_translate)
+
+    b = sub.add_parser("bench", help="training/sampling throughput beside a plain PyTorch loop "
+                       "and the machine's matmul rate")
+    bench.add_arguments(b)
+    b.set_defaults(func=bench.main_from_args)
 
     e = sub.add_parser("evaluate", help="score a checkpoint (Parzen, FID, KID, PR, score, modes)")
     e.add_argument("checkpoint", type=Path, help="a run directory or checkpoint folder")

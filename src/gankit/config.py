@@ -128,6 +128,18 @@ class EvalConfig:
 
 
 @dataclass
+class SpeedConfig:
+    """How the update is executed; none of these changes its mathematics (see docs/speed.md)."""
+
+    # "auto" (fused where it applies) computes the same update; "autograd" stays the default
+    # until the real-MNIST learning check stops depending on float32 luck (docs/speed.md)
+    step: str = field(default="autograd", metadata=_choice("auto", "fused", "autograd"))
+    compile: bool = False  # torch.compile the networks of the autograd step
+    autocast: str = field(default="none", metadata=_choice("none", "bf16"))
+    threads: int = field(default=0, metadata=_range(0))  # 0: torch's default
+
+
+@dataclass
 class MonitorConfig:
     collapse_every: int = field(default=0, metadata=_range(0))  # steps, 0: off (gankit.monitor)
     collapse_samples: int = field(default=1000, metadata=_range(2))
@@ -177,6 +189,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     divergence: DivergenceConfig = field(default_factory=DivergenceConfig)
     report: ReportConfig = field(default_factory=ReportConfig)

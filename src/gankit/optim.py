@@ -42,6 +42,23 @@ class ClassicMomentumSGD(torch.optim.Optimizer):
             torch._foreach_add_(incs, [p.grad for p in params], alpha=-group["lr"])
             torch._foreach_add_(params, incs)
 
+    def increment(self, p: torch.Tensor) -> torch.Tensor:
+        """The momentum buffer ``inc`` of ``p``, for steps that write ``mu*inc - lr*g`` in place."""
+        state = self.state[p]
+        inc = state.get("inc")
+        if inc is None or inc.data_ptr() % 64:
+            # BLAS results may depend on where the output lies in memory; a buffer read from a
+            # checkpoint can be misaligned, so copy it to a 64-byte boundary (as every fresh
+            # tensor is) and a resumed run repeats the uninterrupted one bit for bit.
+            state["inc"] = inc = torch.zeros_like(p) if inc is None else inc.clone()
+        return inc
+
+    @torch.no_grad()
+    def apply_increments(self, params: list[torch.nn.Parameter]) -> None:
+        """``p += inc`` for increments already updated in place (see ``increment``)."""
+        torch._foreach_add_(params, [self.state[p]["inc"] for p in params])
+        self._opt_called = True  # what a wrapped step() records for the lr scheduler's check
+
 
 def lr_at(cfg: OptimConfig, updates: int) -> float:
     """The learning rate used by update number ``updates`` (counting from 0)."""

@@ -39,6 +39,12 @@ def shared_stream(generator: torch.Generator, shard: Shard = Shard()) -> Iterato
         _STREAM.reset(token)
 
 
+def current_generator() -> torch.Generator | None:
+    """The generator of the enclosing ``shared_stream`` block, None outside one."""
+    stream = _STREAM.get()
+    return None if stream is None else stream[0]
+
+
 def _draw(sample: Callable[..., torch.Tensor], shape: tuple[int, ...],
           device: torch.device | str, generator: torch.Generator | None) -> torch.Tensor:
     """``sample`` of ``shape``, whose first dimension is this process's share of the batch."""

@@ -33,7 +33,8 @@ from gankit.optim import build_optimizer, momentum_at, set_momentum
 from gankit.reliability import guarded_fit
 from gankit.rng import shared_stream
 from gankit.runs import CONFIG, METRICS, MetricsLog, NullLog, run_info, write_run_info
-from gankit.schedules import SCHEDULES, Player, batches_per_step
+from gankit.schedules import Player, batches_per_step
+from gankit.speed import build_step
 
 GRID_SIZE = 100  # the fixed noise batch drawn as a 10 x 10 grid every epoch
 
@@ -100,11 +101,14 @@ def _validate_discogan(cfg: Config) -> None:
         raise ConfigError("DiscoGAN is not conditional; drop condition.classes")
     noise_only = [name for name, on in (("eval.every", cfg.eval.every),
                                         ("monitor.collapse_every", cfg.monitor.collapse_every),
-                                        ("report.tensorboard", cfg.report.tensorboard)) if on]
+                                        ("report.tensorboard", cfg.report.tensorboard),
+                                        ("speed.step", cfg.speed.step == "fused"),
+                                        ("speed.compile", cfg.speed.compile),
+                                        ("speed.autocast", cfg.speed.autocast != "none")) if on]
     if noise_only:
-        raise ConfigError(f"{', '.join(noise_only)} samples G from noise, which DiscoGAN's "
-                          "generators do not take; turn it off (score maps with "
-                          "benchmarks/discogan_mnist.py)")
+        raise ConfigError(f"{', '.join(noise_only)} is not supported by DiscoGAN (its "
+                          "generators map images, they take no noise, and its step is its "
+                          "own); turn it off (score maps with benchmarks/discogan_mnist.py)")
 
 
 def build_game(cfg: Config, device: torch.device) -> Any:
@@ -191,8 +195,9 @@ class Trainer:
                         self.dist.wrap(d_net, self.device, cfg.train.sync_batchnorm))
         # Noise and dropout masks: one stream, the same on every rank (see gankit.rng).
         self.stream = torch.Generator(self.device).manual_seed(derived_seed(cfg.train.seed, 3))
-        self.step_fn = SCHEDULES[cfg.game.schedule] if self.game is None else self.game.step_fn
         self.g_loss = GENERATOR_LOSSES[cfg.game.g_loss]
+        self.step_fn = (build_step(cfg, self.g, self.d, self.g_loss, self.dist.active)
+                        if self.game is None else self.game.step_fn)
         fixed = torch.Generator().manual_seed(derived_seed(cfg.train.seed, 1))
         self.fixed_noise = (sample_noise(GRID_SIZE, cfg.model.noise_dim, cfg.model.prior, "cpu",
                                          fixed) if self.game is None
@@ -204,6 +209,7 @@ class Trainer:
             self.fixed_noise = self.fixed_noise[:GRID_SIZE // k].repeat_interleave(k, 0)
             self.fixed_labels = torch.arange(k, device=self.device).repeat(GRID_SIZE // k)
         self.step = self.epoch = self.batch_in_epoch = 0
+        self._compile_logged = False
         self.train_seconds = 0.0
         self.metrics = MetricsLog(self.run_dir / METRICS) if main else NullLog()
         self.last_checkpoint: Path | None = None
@@ -363,8 +369,10 @@ class Trainer:
         for p in (self.g, self.d):
             set_momentum(p.opt, momentum_at(self.cfg.optim, self.epoch + 1))
         order = torch.Generator().manual_seed(derived_seed(cfg.seed, 2, self.epoch + 1))
-        batches = (epoch_batches(len(self.data), cfg.batch_size, order) if self.game is None
-                   else self.game.epoch_batches(cfg.batch_size, order))
+        # The epoch's indices go to the device once, not one small copy per step.
+        batches = torch.stack(epoch_batches(len(self.data), cfg.batch_size, order)
+                              if self.game is None
+                              else self.game.epoch_batches(cfg.batch_size, order)).to(self.device)
         end = self.steps_per_epoch * self.per_step
         bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch // self.per_step,
                    desc=f"epoch {self.epoch + 1}", leave=False,
@@ -382,6 +390,10 @@ class Trainer:
                 with shared_stream(self.stream, self.dist.shard):
                     stats = self.step_fn(self.g, self.d, reals, self.g_loss, ys,
                                          self.cfg.condition.aux_weight)
+                if getattr(self.step_fn, "compile_seconds", None) and not self._compile_logged:
+                    self._compile_logged = True
+                    self.metrics.write({"event": "compiled", "step": self.step + 1,
+                                        "seconds": round(self.step_fn.compile_seconds, 3)})
                 self.step += 1
                 self.batch_in_epoch += self.per_step
                 count += 1

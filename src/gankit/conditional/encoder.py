@@ -1,7 +1,8 @@
 """Step 2 of Age-cGAN (Antipov et al. 2017): an encoder E: x -> z trained on G's own samples.
 
 E never sees real images: it learns to invert G on pairs (z, G(z, y)) with y drawn uniformly,
-by least squares on z, as the paper does. Real images then get E(x) as a first guess of their
+by least squares on z, as the paper does. It sees G's images in [0, 1] (``render``), the range
+real images come in. Real images then get E(x) as a first guess of their
 latent code, which the identity-preserving optimisation (gankit.conditional.latent) refines.
 """
 
@@ -19,6 +20,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from gankit import checkpoint as ckpt
+from gankit.conditional.latent import render
 from gankit.errors import CheckpointError, GankitError
 from gankit.nets.conditional import is_conditional
 
@@ -63,7 +65,7 @@ def _pairs(g: nn.Module, n: int, gen: torch.Generator) -> tuple[torch.Tensor, to
     z = g.sample_noise(n, gen)
     y = torch.randint(g.classes, (n,), generator=gen)
     with torch.no_grad():
-        return z, g(z, y)
+        return z, render(g, z, y)
 
 
 def train_encoder(g: nn.Module, out: str | os.PathLike, *, steps: int = 3000,

@@ -5,6 +5,9 @@ the feature space of an identity network F (the paper's face recogniser; here th
 classifier's penultimate layer, or any network the user passes) or, for comparison, in pixel
 space. Each example's code is optimised independently (the batch loss is a sum), with Adam,
 and kept inside the prior's support when the prior is uniform.
+
+The whole Age-cGAN pipeline works on images in [0, 1], the range of user images and of the
+MNIST feature network, whatever G's output unit: ``render`` maps a tanh G's [-1, 1] there.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gankit.data.ranges import to_unit
 from gankit.errors import GankitError
 
 Tensor = torch.Tensor
 FeatureNet = Callable[[Tensor], Tensor]
 SPACES = ("feature", "pixel")
+
+
+def render(g: nn.Module, z: Tensor, y: Tensor) -> Tensor:
+    """G(z, y) in [0, 1] (a tanh G's (x + 1) / 2), differentiable in z."""
+    return to_unit(g(z, y), getattr(g, "output", "sigmoid"))
 
 
 def mnist_feature_net() -> FeatureNet:
@@ -56,6 +65,8 @@ def optimise_latent(g: nn.Module, x: Tensor, y: Tensor, z0: Tensor, *, space: st
                     lr: float = 0.03) -> LatentFit:
     """z* = argmin_z d(G(z, y), x) from z0, by ``steps`` Adam steps on each example's own code.
 
+    ``x`` is in [0, 1]; G's images are compared in that range (``render``).
+
     ``space = "feature"`` measures d in ``feature_net``'s space (default: the MNIST classifier's
     features, for 28x28 images); ``"pixel"`` measures it on the pixels.
     """
@@ -71,14 +82,14 @@ def optimise_latent(g: nn.Module, x: Tensor, y: Tensor, z0: Tensor, *, space: st
     z = z0.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
     with torch.no_grad():
-        start = distance(g(z, y), x, net)
+        start = distance(render(g, z, y), x, net)
     for _ in range(steps):
-        loss = distance(g(z, y), x, net).sum()
+        loss = distance(render(g, z, y), x, net).sum()
         (z.grad,) = torch.autograd.grad(loss, [z])  # G's and F's weights get no gradient
         opt.step()
         if bound is not None:
             with torch.no_grad():
                 z.clamp_(-bound, bound)
     with torch.no_grad():
-        end = distance(g(z, y), x, net)
+        end = distance(render(g, z, y), x, net)
     return LatentFit(z.detach(), start, end)

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gankit.conditional.latent import FeatureNet, LatentFit, distance, optimise_latent
+from gankit.conditional.latent import (
+    FeatureNet,
+    LatentFit,
+    distance,
+    optimise_latent,
+    render,
+)
 from gankit.errors import GankitError
 
 Tensor = torch.Tensor
@@ -21,7 +27,7 @@ Tensor = torch.Tensor
 
 @dataclass
 class Transfer:
-    original: Tensor  # (N, C, H, W)
+    original: Tensor  # (N, C, H, W), in [0, 1] like every image here
     source: Tensor  # (N,) the class y0 each image was reconstructed under
     z_encoded: Tensor  # (N, noise_dim) E(x)
     z: Tensor  # (N, noise_dim) z* after the identity-preserving optimisation
@@ -42,15 +48,16 @@ def check_classes(g: nn.Module, classes: Tensor | list[int], what: str) -> Tenso
 @torch.no_grad()
 def infer_source(g: nn.Module, x: Tensor, z: Tensor) -> Tensor:
     """For each image, the class y minimising the pixel distance of G(z, y) to x."""
-    errors = torch.stack([distance(g(z, torch.full((len(x),), c)), x) for c in range(g.classes)])
+    errors = torch.stack([distance(render(g, z, torch.full((len(x),), c)), x)
+                          for c in range(g.classes)])
     return errors.argmin(0)
 
 
 @torch.no_grad()
 def regenerate(g: nn.Module, z: Tensor, targets: Tensor) -> Tensor:
-    """G(z_i, t) for every code and target: (N, T, C, H, W)."""
+    """G(z_i, t) in [0, 1] for every code and target: (N, T, C, H, W)."""
     n, t = len(z), len(targets)
-    images = g(z.repeat_interleave(t, 0), targets.repeat(n))
+    images = render(g, z.repeat_interleave(t, 0), targets.repeat(n))
     return images.view(n, t, *images.shape[1:])
 
 
@@ -86,7 +93,7 @@ def transfer(g: nn.Module, encoder: nn.Module, x: Tensor, targets: Tensor | list
     y0, z0, fit = invert(g, encoder, x, source, space=space, feature_net=feature_net,
                          steps=steps, lr=lr)
     with torch.no_grad():
-        encoded, reconstruction = g(z0, y0), g(fit.z, y0)
+        encoded, reconstruction = render(g, z0, y0), render(g, fit.z, y0)
     return Transfer(x, y0, z0, fit.z, encoded, reconstruction, targets,
                     regenerate(g, fit.z, targets), fit)
 

@@ -15,6 +15,10 @@ from gankit.nets.conditional import (
     build_conditional_discriminator,
     build_conditional_generator,
 )
+from gankit.nets.conditional_dcgan import (
+    ConditionalDCGANDiscriminator,
+    ConditionalDCGANGenerator,
+)
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.nets.maxout import Maxout
 from gankit.nets.mlp import MaxoutDiscriminator, MLPGenerator
@@ -25,11 +29,15 @@ from gankit.nets.toy import ToyDiscriminator, ToyGenerator
 def build_generator(cfg: ModelConfig, image_shape: tuple[int, ...],
                     pixel_marginals: torch.Tensor | None = None,
                     condition: ConditionConfig | None = None) -> nn.Module:
-    if condition is not None and condition.classes:
+    classes = condition.classes if condition is not None else 0
+    if classes and cfg.arch != "dcgan":
         return build_conditional_generator(cfg, condition, image_shape, pixel_marginals)
     if cfg.arch == "toy":
         return ToyGenerator(cfg.noise_dim, list(cfg.g_hidden), image_shape, cfg.prior)
     try:
+        if cfg.arch == "dcgan" and classes:
+            return ConditionalDCGANGenerator(cfg.noise_dim, classes, image_shape, cfg.g_width,
+                                             cfg.prior)
         if cfg.arch == "dcgan":
             return DCGANGenerator(cfg.noise_dim, image_shape, cfg.g_width, cfg.prior)
         if cfg.arch == "paper_conv":
@@ -45,11 +53,15 @@ def build_generator(cfg: ModelConfig, image_shape: tuple[int, ...],
 
 def build_discriminator(cfg: ModelConfig, image_shape: tuple[int, ...],
                         condition: ConditionConfig | None = None) -> nn.Module:
-    if condition is not None and condition.classes:
+    classes = condition.classes if condition is not None else 0
+    if classes and cfg.arch != "dcgan":
         return build_conditional_discriminator(cfg, condition, image_shape)
     if cfg.arch == "toy":
         return ToyDiscriminator(image_shape, list(cfg.d_units))
     try:
+        if cfg.arch == "dcgan" and classes:
+            return ConditionalDCGANDiscriminator(image_shape, classes, cfg.d_width,
+                                                 condition.d_input, condition.aux_weight > 0)
         if cfg.arch == "dcgan":
             return DCGANDiscriminator(image_shape, cfg.d_width)
         if cfg.arch == "paper_conv":

@@ -46,6 +46,7 @@ class ConditionalMLPGenerator(nn.Module):
         self.image_shape = tuple(image_shape)
         self.body = MLPGenerator(noise_dim + classes, hidden, image_shape, prior, init_range,
                                  pixel_marginals)
+        self.output = self.body.output
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
         return self.body(torch.cat([z, one_hot(y, self.classes, z.dtype)], 1))

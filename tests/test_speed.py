@@ -1,0 +1,324 @@
+"""The fast update paths against the plain autograd step: same mathematics within tolerance."""
+
+import copy
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gankit.config import ModelConfig, OptimConfig, build_config
+from gankit.data import load_dataset
+from gankit.errors import ConfigError
+from gankit.fused import FusedSimultaneousStep, supports
+from gankit.losses import (
+    GENERATOR_LOSSES,
+    discriminator_loss,
+    generator_loss_minimax,
+    generator_loss_non_saturating,
+)
+from gankit.nets import build_discriminator, build_generator
+from gankit.nets.dropout import Dropout
+from gankit.optim import build_optimizer, set_momentum
+from gankit.rng import shared_stream
+from gankit.schedules import Player, alternating_step, simultaneous_step
+from gankit.speed import AutocastStep, CompiledStep, build_step
+
+SHAPE = (1, 4, 4)
+
+
+@pytest.fixture
+def float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def _pair(keep=(0.8, 0.5), optim="momentum", seed=0):
+    torch.manual_seed(seed)
+    mcfg = ModelConfig(noise_dim=5, g_hidden=[7, 6], d_units=[4, 3], d_pieces=3,
+                       d_input_keep=keep[0], d_hidden_keep=keep[1],
+                       g_init_range=0.5, d_init_range=0.5)
+    ocfg = OptimConfig(name=optim, lr=0.1, lr_decay=1.5)
+    g = build_generator(mcfg, SHAPE, torch.rand(16))
+    d = build_discriminator(mcfg, SHAPE)
+    return (Player(g, *build_optimizer(ocfg, g.parameters())),
+            Player(d, *build_optimizer(ocfg, d.parameters())))
+
+
+def _same(a, b, tol):
+    for p, q in zip(a.net.parameters(), b.net.parameters(), strict=True):
+        assert torch.allclose(p, q, rtol=tol, atol=tol), (p - q).abs().max()
+
+
+@pytest.mark.parametrize("optim", ["momentum", "adam"])
+@pytest.mark.parametrize("g_loss", ["non_saturating", "minimax"])
+def test_fused_step_equals_autograd_step_without_dropout(float64, optim, g_loss):
+    """keep = 1: no random masks, so both paths see the same noise and must agree."""
+    g1, d1 = _pair(keep=(1.0, 1.0), optim=optim)
+    g2, d2 = _pair(keep=(1.0, 1.0), optim=optim)
+    loss = GENERATOR_LOSSES[g_loss]
+    fused = FusedSimultaneousStep()
+    assert supports(g2.net, d2.net, loss)
+    reals = torch.rand(3, 8, *SHAPE)
+    for step, real in enumerate(reals):
+        torch.manual_seed(100 + step)
+        a = simultaneous_step(g1, d1, [real], loss)
+        torch.manual_seed(100 + step)
+        b = fused(g2, d2, [real], loss)
+        for x, y in zip(a, b, strict=True):
+            assert torch.allclose(x, y, rtol=1e-12, atol=1e-14)
+    _same(g1, g2, 1e-11)
+    _same(d1, d2, 1e-11)
+    assert g1.lr == g2.lr and d1.lr == d2.lr
+
+
+def test_fused_step_with_dropout_equals_autograd_with_the_same_masks(float64):
+    """Replays the fused step's random draws, then differentiates with autograd."""
+    g, d = _pair()
+    g0, d0 = copy.deepcopy(g.net), copy.deepcopy(d.net)
+    n, real = 6, torch.rand(6, *SHAPE)
+    torch.manual_seed(7)
+    FusedSimultaneousStep()(g, d, [real], generator_loss_non_saturating)
+    torch.manual_seed(7)
+    z = g0.sample_noise(n)
+    # The autograd step's order: every layer's mask for the real pass, then for the fake pass.
+    draws = [[torch.rand(n, w) for w in (16, 4, 3)] for _ in range(2)]
+    masks = [torch.cat([r, f]).lt_(k).div_(k)
+             for r, f, k in zip(*draws, (0.8, 0.5, 0.5), strict=True)]
+    fake = g0(z).reshape(n, -1)
+    h = torch.cat([real.reshape(n, -1), fake])
+    layers = [m for m in d0.net if not isinstance(m, Dropout)]
+    for mask, layer in zip(masks, layers, strict=True):
+        h = layer(h * mask)
+    logits = h.squeeze(1)
+    loss_d = discriminator_loss(logits[:n], logits[n:])
+    loss_g = generator_loss_non_saturating(logits[n:])
+    gd = torch.autograd.grad(loss_d, list(d0.parameters()), retain_graph=True)
+    gg = torch.autograd.grad(loss_g, list(g0.parameters()))
+    for net, net0, grads in ((d.net, d0, gd), (g.net, g0, gg)):
+        for p, p0, gr in zip(net.parameters(), net0.parameters(), grads, strict=True):
+            assert gr.abs().max() > 0
+            assert torch.allclose(p, p0 - 0.1 * gr, rtol=1e-12, atol=1e-14)
+
+
+def _lockstep(pairs, reals, g_loss, tol):
+    """Run the autograd and the fused step side by side, each from its own copy of one shared
+    stream (same noise, same dropout masks); parameters must agree after every step."""
+    (g1, d1), (g2, d2) = pairs
+    streams = [torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)]
+    fused = FusedSimultaneousStep()
+    for step, real in enumerate(reals):
+        with shared_stream(streams[0]):
+            a = simultaneous_step(g1, d1, [real], g_loss)
+        with shared_stream(streams[1]):
+            b = fused(g2, d2, [real], g_loss)
+        for x, y in zip(a, b, strict=True):
+            assert torch.allclose(x, y, rtol=tol, atol=tol), step
+        for p, q in zip((*g1.net.parameters(), *d1.net.parameters()),
+                        (*g2.net.parameters(), *d2.net.parameters()), strict=True):
+            assert torch.allclose(p, q, rtol=tol, atol=tol), (step, (p - q).abs().max())
+        assert g1.lr == g2.lr and d1.lr == d2.lr
+    assert torch.equal(streams[0].get_state(), streams[1].get_state())  # drew the same numbers
+
+
+@pytest.mark.parametrize("g_loss", ["non_saturating", "minimax"])
+def test_fused_step_follows_the_autograd_step_for_100_steps_with_dropout(float64, g_loss):
+    """The same update, step after step: same draws in the same order, same lr/momentum."""
+    pairs = [_pair(), _pair()]
+    for g, _ in pairs:
+        set_momentum(g.opt, 0.7)  # a mid-run momentum, as the trainer sets it per epoch
+    torch.manual_seed(1)
+    _lockstep(pairs, torch.rand(100, 6, *SHAPE), GENERATOR_LOSSES[g_loss], 1e-10)
+
+
+def test_fused_step_follows_the_autograd_step_on_the_paper_mnist_model(float64, mnist_root):
+    """The paper's MNIST model and optimiser (pixel-marginal bias, maxout 240x5, dropout 0.8 /
+    0.5, lr decay) on real digits, 20 steps of batch 10."""
+    cfg = build_config("paper-mnist")
+    images = load_dataset("mnist", "train", mnist_root).images[:200].double()
+    pairs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        g = build_generator(cfg.model, images.shape[1:], images.reshape(200, -1).mean(0))
+        d = build_discriminator(cfg.model, images.shape[1:])
+        pairs.append((Player(g, *build_optimizer(cfg.optim, g.parameters())),
+                      Player(d, *build_optimizer(cfg.optim, d.parameters()))))
+    assert supports(pairs[1][0].net, pairs[1][1].net, generator_loss_non_saturating)
+    _lockstep(pairs, images.reshape(20, 10, *images.shape[1:]), generator_loss_non_saturating,
+              1e-9)
+
+
+def test_fused_step_in_float32_stays_within_rounding_of_float64():
+    """The tolerance stated for float32 runs: parameters agree to 1e-5 relative after 5 steps."""
+    g1, d1 = _pair(keep=(1.0, 1.0))
+    g2, d2 = copy.deepcopy(g1), copy.deepcopy(d1)
+    for p in (g2, d2):
+        p.net.double()
+    fused32, fused64 = FusedSimultaneousStep(), FusedSimultaneousStep()
+    for _ in range(5):
+        real = torch.rand(8, *SHAPE)
+        z = g1.net.sample_noise(8)
+        g1.net.sample_noise = lambda n, generator=None, z=z: z
+        g2.net.sample_noise = lambda n, generator=None, z=z: z.double()
+        fused32(g1, d1, [real], generator_loss_minimax)
+        fused64(g2, d2, [real.double()], generator_loss_minimax)
+    for a, b in ((g1, g2), (d1, d2)):
+        for p, q in zip(a.net.parameters(), b.net.parameters(), strict=True):
+            assert torch.allclose(p.double(), q, rtol=1e-5, atol=1e-6)
+
+
+def test_unsupported_models_are_reported():
+    g, d = _pair()
+    assert not supports(g.net, torch.nn.Linear(16, 1), generator_loss_non_saturating)
+    assert not supports(g.net, d.net, lambda logits: F.softplus(-logits).mean())
+    d.net.net[0] = torch.nn.Dropout(0.2)  # masks not from gankit.rng: not the fused step's D
+    assert not supports(g.net, d.net, generator_loss_non_saturating)
+    # The paper's TFD and CIFAR-10 variants: sigmoid hidden units, linear output, max-norm D.
+    mcfg = ModelConfig(noise_dim=5, g_hidden=[7, 6], d_units=[4, 3], d_pieces=3)
+    fine = (build_generator(mcfg, SHAPE), build_discriminator(mcfg, SHAPE))
+    assert supports(*fine, generator_loss_non_saturating)
+    for changed in (["g_activations=['relu', 'sigmoid']"], ["g_output='linear'"],
+                    ["d_max_col_norm=1.9"]):
+        cfg = build_config("quickstart", sets=[f"model.{c}" for c in changed]).model
+        cfg.noise_dim, cfg.g_hidden, cfg.d_units = 5, [7, 6], [4, 3]
+        pair = (build_generator(cfg, SHAPE), build_discriminator(cfg, SHAPE))
+        assert not supports(*pair, generator_loss_non_saturating), changed
+
+
+def test_fused_step_draws_from_the_shared_stream():
+    """Noise and masks come from gankit.rng: the stream decides them, torch's global RNG not."""
+    results = []
+    for global_seed in (1, 2):
+        g, d = _pair()
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        stream = torch.Generator().manual_seed(5)
+        with shared_stream(stream):
+            FusedSimultaneousStep()(g, d, [torch.full((6, *SHAPE), 0.5)],
+                                    generator_loss_non_saturating)
+        assert torch.equal(torch.get_rng_state(), before)
+        results.append([p.clone() for p in (*g.net.parameters(), *d.net.parameters())])
+    for p, q in zip(*results, strict=True):
+        assert torch.equal(p, q)
+
+
+def _config(*sets):
+    return build_config("quickstart", sets=list(sets))
+
+
+def _run(step, g, d, steps=3, seed=0):
+    torch.manual_seed(seed)
+    reals = torch.rand(steps, 8, *SHAPE)
+    for i, real in enumerate(reals):
+        torch.manual_seed(seed + i)
+        step(g, d, [real], generator_loss_non_saturating)
+
+
+def test_build_step_picks_fused_when_it_can_and_refuses_impossible_requests():
+    g, d = _pair()
+    assert isinstance(build_step(_config("speed.step='auto'"), g, d,
+                                 generator_loss_non_saturating), FusedSimultaneousStep)
+    assert build_step(_config("speed.step='autograd'"), g, d, generator_loss_non_saturating) \
+        is simultaneous_step
+    alt = _config("game.schedule='alternating'")
+    assert build_step(alt, g, d, generator_loss_non_saturating) is alternating_step
+    with pytest.raises(ConfigError, match="fused"):
+        build_step(_config("game.schedule='alternating'", "speed.step='fused'"), g, d,
+                   generator_loss_non_saturating)
+    with pytest.raises(ConfigError, match="autocast"):
+        build_step(_config("speed.step='fused'", "speed.autocast='bf16'"), g, d,
+                   generator_loss_non_saturating)
+    # Data-parallel and conditional runs: 'auto' takes main's autograd step, 'fused' refuses.
+    auto = _config("speed.step='auto'")
+    assert build_step(auto, g, d, generator_loss_non_saturating, distributed=True) \
+        is simultaneous_step
+    cond = _config("speed.step='auto'", "condition.classes=10")
+    assert build_step(cond, g, d, generator_loss_non_saturating) is simultaneous_step
+    with pytest.raises(ConfigError, match="one process"):
+        build_step(_config("speed.step='fused'"), g, d, generator_loss_non_saturating,
+                   distributed=True)
+
+
+def test_bf16_autocast_step_stays_close_to_the_float32_step():
+    """Stated tolerance: after 3 steps each parameter's change from its start agrees with the
+    float32 step's change to 5% of that change's size."""
+    g1, d1 = _pair(keep=(1.0, 1.0))
+    g2, d2 = _pair(keep=(1.0, 1.0))
+    g0, d0 = _pair(keep=(1.0, 1.0))
+    _run(simultaneous_step, g1, d1)
+    step = build_step(_config("speed.autocast='bf16'"), g2, d2, generator_loss_non_saturating)
+    assert isinstance(step, AutocastStep)
+    _run(step, g2, d2)
+    for a, b, start in ((g1, g2, g0), (d1, d2, d0)):
+        for p, q, p0 in zip(a.net.parameters(), b.net.parameters(), start.net.parameters(),
+                            strict=True):
+            change = (p - p0).norm()
+            assert change > 0
+            assert (p - q).norm() <= 0.05 * change
+
+
+def test_compile_failure_falls_back_to_eager_with_a_warning(monkeypatch):
+    g1, d1 = _pair()
+    g2, d2 = _pair()
+    _run(simultaneous_step, g1, d1)
+
+    class Broken(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def sample_noise(self, n):
+            return self.net.sample_noise(n)
+
+        def forward(self, *args):
+            raise RuntimeError("no C++ compiler here")
+
+    monkeypatch.setattr(torch, "compile", Broken)
+    step = build_step(_config("speed.compile=true", "speed.step='autograd'"), g2, d2,
+                      generator_loss_non_saturating)
+    with pytest.warns(UserWarning, match="no C.. compiler"):
+        _run(step, g2, d2)
+    assert step.failed and step.compile_seconds is None
+    _same(g1, g2, 0)
+    _same(d1, d2, 0)
+
+
+@pytest.mark.skipif(os.environ.get("GANKIT_COMPILE_TESTS") != "1",
+                    reason="compiling takes minutes on 2 cores; GANKIT_COMPILE_TESTS=1 runs it")
+def test_compiled_step_equals_the_eager_step_without_dropout():
+    """Stated tolerance: float32 rounding, 1e-5 relative after 2 steps."""
+    g1, d1 = _pair(keep=(1.0, 1.0))
+    g2, d2 = _pair(keep=(1.0, 1.0))
+    _run(simultaneous_step, g1, d1, steps=2)
+    step = build_step(_config("speed.compile=true"), g2, d2, generator_loss_non_saturating)
+    assert isinstance(step, CompiledStep)
+    _run(step, g2, d2, steps=2)
+    assert step.failed is None and step.compile_seconds > 0
+    _same(g1, g2, 1e-5)
+    _same(d1, d2, 1e-5)
+
+
+def test_compile_failure_inside_the_shared_stream_rewinds_it(monkeypatch):
+    """The failed first call drew noise from the stream; the eager retry must redraw it."""
+    g1, d1 = _pair()
+    g2, d2 = _pair()
+    with shared_stream(torch.Generator().manual_seed(3)):
+        _run(simultaneous_step, g1, d1, steps=1)
+
+    def broken(net):
+        class Broken(torch.nn.Module):
+            def sample_noise(self, n):
+                return net.sample_noise(n)
+
+            def forward(self, *args):
+                raise RuntimeError("no compiler")
+        return Broken()
+
+    monkeypatch.setattr(torch, "compile", broken)
+    step = build_step(_config("speed.compile=true"), g2, d2, generator_loss_non_saturating)
+    with shared_stream(torch.Generator().manual_seed(3)), pytest.warns(UserWarning):
+        _run(step, g2, d2, steps=1)
+    _same(g1, g2, 0)
+    _same(d1, d2, 0)

@@ -1,0 +1,31 @@
+"""`gankit bench`: the FLOP count against the layer sizes by hand, and its bad input."""
+
+import pytest
+
+from gankit.bench import flops_per_sample, matmul_rate, model_gemm_shapes
+from gankit.cli import main
+from gankit.config import build_config
+
+
+def test_paper_mnist_flops_match_a_hand_count():
+    # G 100-1200-1200-784, D maxout 784-240x5, 240-240x5, 240-1 (multiply-adds per example):
+    g = 100 * 1200 + 1200 * 1200 + 1200 * 784  # 2,500,800
+    d1, d2, d3 = 784 * 1200, 240 * 1200, 240
+    useful = 3 * g - 100 * 1200 + 4 * (d1 + d2 + d3) + 2 * (d2 + d3) + d1
+    plain = 3 * g - 100 * 1200 + 7 * (d1 + d2 + d3) + 2 * (d2 + d3)
+    f = flops_per_sample(build_config("paper-mnist"), 784)
+    assert f["useful"] == 2 * useful == pytest.approx(27.63e6, rel=1e-3)
+    assert f["plain_loop"] == 2 * plain
+
+
+def test_matmul_rate_is_positive_and_shapes_follow_the_batch():
+    shapes = model_gemm_shapes(build_config("paper-mnist"), 784, 100)
+    assert shapes[0] == (100, 100, 1200) and shapes[3] == (200, 784, 1200)
+    assert matmul_rate([(32, 32, 32)], seconds=0.01) > 0
+
+
+@pytest.mark.parametrize("args", [["--batches", "a,b"], ["--rounds", "0"]])
+def test_bad_bench_arguments_are_one_line_errors(args, capsys):
+    assert main(["bench", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gankit: error:") and err.count("\n") == 1
