@@ -13,7 +13,8 @@ Variants: ``discogan`` (both directions, reconstruction) and ``gan`` (G_AB and D
 reconstruction: the paper's plain GAN baseline). Budgets are process CPU seconds of training.
 
     python benchmarks/discogan_mnist.py --relation invert --steps 400 --dir /tmp/dm \\
-        --set discogan.depth=2 --figures docs/figures/discogan/ --json docs/figures/discogan/discogan-mnist-invert.json
+        --set discogan.depth=2 --figures docs/figures/discogan/ \\
+        --json docs/figures/discogan/discogan-mnist-invert.json
     python benchmarks/discogan_mnist.py --runs discogan=/tmp/dm/discogan-invert   # score only
 """
 

@@ -6,7 +6,8 @@ every translated point in its source mode's colour. A plain one-direction GAN (n
 reconstruction) sends several A modes to one B mode; DiscoGAN maps them one to one.
 
     python benchmarks/discogan_toy.py --train --seeds 0 1 2 --dir /tmp/toy \
-        --figure docs/figures/discogan/discogan-toy.png --json docs/figures/discogan/discogan-toy.json
+        --figure docs/figures/discogan/discogan-toy.png \
+        --json docs/figures/discogan/discogan-toy.json
     python benchmarks/discogan_toy.py --runs discogan=runs/toy/discogan gan=runs/toy/gan
 """
 
