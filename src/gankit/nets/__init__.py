@@ -48,7 +48,7 @@ def build_discriminator(cfg: ModelConfig, image_shape: tuple[int, ...],
     if condition is not None and condition.classes:
         return build_conditional_discriminator(cfg, condition, image_shape)
     if cfg.arch == "toy":
-        return ToyDiscriminator(image_shape, list(cfg.d_units))
+        return ToyDiscriminator(image_shape, list(cfg.d_units), cfg.d_activation)
     try:
         if cfg.arch == "dcgan":
             return DCGANDiscriminator(image_shape, cfg.d_width)
