@@ -39,6 +39,11 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
                  ["game.schedule='alternating'", "game.d_steps=5"]),
     "lr-decay": ("Adam lr 2e-3, divided by 1.0005 after every update",
                  ["optim.lr=0.002", "optim.lr_decay=1.0005"]),
+    "relu-D": ("ReLU D and G 128-128-128, Adam 2e-3 / 1.0003 per update, batch 256, "
+               "alternating", ["model.g_hidden=[128,128,128]", "model.d_units=[128,128,128]",
+                               "model.d_activation='relu'", "optim.lr=0.002",
+                               "optim.lr_decay=1.0003", "train.batch_size=256",
+                               "game.schedule='alternating'"]),
 }
 STEPS = {"ring8": 1000, "grid25": 1500}  # G updates per run
 SAMPLES = 2500

@@ -174,3 +174,23 @@ def test_sample_plot_of_the_true_distribution(tmp_path):
     assert save_sample_plot(x, dist, tmp_path / "s.png").stat().st_size > 1000
     d = ToyDiscriminator((2,), [8])
     assert save_decision_surface(d, dist, tmp_path / "d.png", x).stat().st_size > 1000
+
+
+def test_toy_discriminator_relu_is_the_hand_computed_relu_mlp():
+    from gankit.nets import build_discriminator
+
+    cfg = build_config("toy-grid25", sets=["model.d_units=[3]", "model.d_activation='relu'"])
+    d = build_discriminator(cfg.model, (2,)).double()
+    w1, b1, w2, b2 = (p.detach() for p in d.parameters())
+    x = torch.tensor([[0.3, -1.2], [2.0, 0.5], [-4.0, 4.0]], dtype=torch.float64)
+    expected = (torch.clamp(x @ w1.T + b1, min=0) @ w2.T + b2).squeeze(1)
+    torch.testing.assert_close(d(x), expected, rtol=0, atol=1e-12)
+    tanh = build_discriminator(build_config("toy-grid25", sets=["model.d_units=[3]"]).model, (2,))
+    assert isinstance(tanh.net[1], torch.nn.Tanh)
+
+
+def test_toy_discriminator_activation_outside_the_list_is_one_clear_error(capsys):
+    assert main(["train", "--preset", "toy-grid25", "--set", "model.d_activation='elu'",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gankit: error:") and "d_activation" in err and len(err.splitlines()) == 1

@@ -58,6 +58,9 @@ class ModelConfig:
     # G's output unit; the data layer puts the data in the same range.
     g_output: str = field(default="sigmoid", metadata=_choice("sigmoid", "tanh", "linear"))
     d_units: list[int] = field(default_factory=lambda: [240, 240])
+    # The toy D's hidden units (model.arch = "toy"): tanh keeps D smooth for Figure 1; ReLU
+    # draws the sharp bumps a 25-mode grid of std 0.05 asks for.
+    d_activation: str = field(default="tanh", metadata=_choice("tanh", "relu"))
     d_pieces: int = field(default=5, metadata=_range(1))
     d_init_range: float = field(default=0.005, metadata=_range(0, lo_open=True))
     d_input_keep: float = field(default=0.8, metadata=_range(0, 1, lo_open=True))

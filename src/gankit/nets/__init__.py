@@ -57,7 +57,7 @@ def build_discriminator(cfg: ModelConfig, image_shape: tuple[int, ...],
     if classes and cfg.arch != "dcgan":
         return build_conditional_discriminator(cfg, condition, image_shape)
     if cfg.arch == "toy":
-        return ToyDiscriminator(image_shape, list(cfg.d_units))
+        return ToyDiscriminator(image_shape, list(cfg.d_units), cfg.d_activation)
     try:
         if cfg.arch == "dcgan" and classes:
             return ConditionalDCGANDiscriminator(image_shape, classes, cfg.d_width,

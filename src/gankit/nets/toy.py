@@ -44,13 +44,22 @@ class ToyGenerator(nn.Module):
         return self(self.sample_noise(n, generator))
 
 
-class ToyDiscriminator(nn.Module):
-    """x -> tanh hidden layers -> one logit; tanh keeps D(x) smooth, as Figure 1 draws it."""
+_ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
-    def __init__(self, data_shape: tuple[int, ...], units: list[int]) -> None:
+
+class ToyDiscriminator(nn.Module):
+    """x -> tanh (or ReLU) hidden layers -> one logit. tanh keeps D(x) smooth, as Figure 1
+    draws it; ReLU lets D carve narrow modes (the 5 x 5 grid's std is 0.05) without first
+    growing its weights to the scale a tanh needs for such a narrow bump."""
+
+    def __init__(self, data_shape: tuple[int, ...], units: list[int],
+                 activation: str = "tanh") -> None:
         super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of "
+                             + ", ".join(_ACTIVATIONS))
         self.data_shape = tuple(data_shape)
-        self.net = _mlp([math.prod(data_shape), *units, 1], nn.Tanh)
+        self.net = _mlp([math.prod(data_shape), *units, 1], _ACTIVATIONS[activation])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of 'x came from the data', shape (B,)."""
