@@ -332,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
-        return args.func(args)
+        code = args.func(args)
+        distributed.leave_together()
+        return code
     except GankitError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
         return exc.exit_code

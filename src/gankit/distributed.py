@@ -109,6 +109,18 @@ def from_env() -> DistContext:
     return DistContext(rank, world, local)
 
 
+def leave_together() -> None:
+    """Wait for every rank, then close the process group (a no-op in 1-process runs).
+
+    Without it a rank that finished early exits while rank 0 still writes the checkpoint and
+    report, and Gloo's teardown in that process has aborted it ("terminate called without an
+    active exception"), failing a run whose work was done.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def broadcast_str(text: str) -> str:
     """Rank 0's ``text`` on every rank (e.g. a run directory named after rank 0's clock)."""
     box = [text]
