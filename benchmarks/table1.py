@@ -9,7 +9,7 @@ on the MNIST test set, and training resumes exactly where it stopped. Evaluation
 counted in the budgets. Prints one line per budget and writes RUN/table1.json.
 
     python benchmarks/table1.py --budgets 10 30 60 --out runs/table1 [--seed 0]
-        [--preset dcgan-mnist] [--threads 1]
+        [--preset dcgan-mnist] [--threads 1] [--set optim.name='"adam"' ...]
 
 Each budget's checkpoint is also copied to RUN/budgets/MINUTESmin, so that other metrics
 (`gankit evaluate RUN/budgets/30min --metrics fid,kid,pr,score,modes`) can be taken later.
@@ -63,6 +63,8 @@ def main() -> None:
     ap.add_argument("--data-dir")
     ap.add_argument("--preset", default="paper-mnist")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config override of the run, as gankit train --set (a variant)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -73,7 +75,7 @@ def main() -> None:
         budget = TimeBudget(minutes * 60 - spent)
         start, start_wall = time.process_time(), time.perf_counter()
         if not rows:
-            sets = [f"train.seed={args.seed}", "train.log_every=5"]
+            sets = [f"train.seed={args.seed}", "train.log_every=5", *args.sets]
             if args.data_dir:
                 sets.append(f"data.data_dir={args.data_dir!r}")
             result = gankit.train(args.preset, out=args.out, sets=sets, progress=False,
@@ -87,8 +89,8 @@ def main() -> None:
         # In [0, 1] like the test images, whatever the model's output range (tanh for DCGAN).
         samples = for_display(gankit.sample(args.out, args.samples, seed=args.seed), args.out)
         r = parzen_protocol(samples, valid, test, progress=True)
-        row = {"preset": args.preset, "budget_min": minutes, "cpu_s": round(spent, 1),
-               "wall_s": round(wall, 1), "epoch": result.epoch,
+        row = {"preset": args.preset, "sets": args.sets, "budget_min": minutes,
+               "cpu_s": round(spent, 1), "wall_s": round(wall, 1), "epoch": result.epoch,
                "step": result.step, "parzen_mean": r.mean, "parzen_se": r.se, "sigma": r.sigma,
                "load_avg_1min": os.getloadavg()[0], "torch_threads": torch.get_num_threads()}
         rows.append(row)

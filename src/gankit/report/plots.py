@@ -98,6 +98,6 @@ def _draw(ax: Axes, runs: Sequence[RunData], panel: Panel, xname: str) -> bool:
                  fontsize=10)
     ax.set_xlabel("step" if xname == "step" else "training seconds")
     ax.grid(alpha=0.3)
-    if ax.lines:
+    if any(not line.get_label().startswith("_") for line in ax.lines):
         ax.legend(fontsize=8)
     return drawn
