@@ -17,15 +17,7 @@ from gankit.nets.paper_conv import ConvMaxout
 from gankit.optim import build_optimizer
 from gankit.schedules import SCHEDULES, Player
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a shared, busy 2-core machine two threads per process spin
-    against each other and small convolutions run 20x slower; results are unchanged."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small nets: one thread is faster
 
 
 def _model(*sets):

@@ -19,15 +19,7 @@ from gankit.data import cifar10
 from gankit.data import folder as folder_mod
 from gankit.trainer import Trainer
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a shared, busy 2-core machine two threads per process spin
-    against each other and small convolutions run 20x slower; results are unchanged."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small nets: one thread is faster
 
 TINY_DCGAN = ['data.name="digits"', "data.image_size=16", "model.g_width=8",
               "model.d_width=8", "model.noise_dim=16", "train.batch_size=50",

@@ -14,13 +14,8 @@ from gankit.nets.toy import ToyGenerator
 GRID = np.linspace(-10, 10, 8001)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks: one thread is faster, and far faster on a shared, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small nets: one thread is faster
+
 P_DATA = GaussianMixture(np.array([[0.0]]), 1.0)
 
 

@@ -20,12 +20,7 @@ RING = ["train.epochs=1", "train.batch_size=200", "train.log_every=25", "train.s
         "model.g_hidden=[32, 32]", "model.d_units=[32, 32]", "optim.lr=0.003"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small nets: one thread is faster
 
 
 def _ring_distance(g) -> float:
