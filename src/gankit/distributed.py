@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -162,6 +163,22 @@ def launch(nproc: int, argv: list[str]) -> int:
     return 0
 
 
+class SumOverRanks(torch.autograd.Function):
+    """The sum of a tensor over all ranks, differentiable: the gradient of each rank's input is
+    the sum of the output's gradients over the ranks (torch's own differentiable all_reduce
+    is deprecated)."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor) -> torch.Tensor:
+        total = tensor.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return SumOverRanks.apply(grad)
+
+
 class GlobalBatchNormMixin:
     """Batch norm over the global batch of a data-parallel run, on any backend.
 
@@ -174,13 +191,11 @@ class GlobalBatchNormMixin:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return super().forward(x)  # type: ignore[misc]
-        from torch.distributed.nn.functional import all_reduce
-
         c = x.shape[1]
         dims = [d for d in range(x.dim()) if d != 1]
         local = torch.cat([x.new_full((1,), float(x.numel() // c)), x.sum(dims),
                            (x * x).sum(dims)])
-        total = all_reduce(local)
+        total = SumOverRanks.apply(local)
         n, mean = total[0], total[1:c + 1] / total[0]
         var = total[c + 1:] / n - mean * mean
         shape = [1, c] + [1] * (x.dim() - 2)
