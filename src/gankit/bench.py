@@ -108,16 +108,28 @@ class _PlainMaxout(nn.Module):
         return self.lin(x).view(-1, self.units, self.pieces).max(-1).values
 
 
+class _Column(nn.Module):
+    """(B,) logits as the (B, 1) column nn.BCELoss is given in the plain loop."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(-1, 1)
+
+
 class PlainLoop:
     """The paper's model as a user writes it: alternating D then G, nn.BCELoss on sigmoid
     outputs, torch.optim.SGD with momentum, the fake batch reused for G's step."""
 
-    def __init__(self, images: torch.Tensor, batch: int = 100) -> None:
-        self.g = nn.Sequential(nn.Linear(100, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(),
-                               nn.Linear(1200, 784), nn.Sigmoid())
-        self.d = nn.Sequential(nn.Dropout(0.2), _PlainMaxout(784, 240, 5), nn.Dropout(0.5),
-                               _PlainMaxout(240, 240, 5), nn.Dropout(0.5), nn.Linear(240, 1),
-                               nn.Sigmoid())
+    def __init__(self, images: torch.Tensor, batch: int = 100,
+                 nets: tuple[nn.Module, nn.Module] | None = None) -> None:
+        """``nets``: a trained (G, D logit) pair to continue from instead of fresh networks."""
+        if nets is not None:
+            self.g, self.d = nets[0], nn.Sequential(nets[1], _Column(), nn.Sigmoid())
+        else:
+            self.g = nn.Sequential(nn.Linear(100, 1200), nn.ReLU(), nn.Linear(1200, 1200),
+                                   nn.ReLU(), nn.Linear(1200, 784), nn.Sigmoid())
+            self.d = nn.Sequential(nn.Dropout(0.2), _PlainMaxout(784, 240, 5), nn.Dropout(0.5),
+                                   _PlainMaxout(240, 240, 5), nn.Dropout(0.5),
+                                   nn.Linear(240, 1), nn.Sigmoid())
         self.opt_d = torch.optim.SGD(self.d.parameters(), lr=0.1, momentum=0.5)
         self.opt_g = torch.optim.SGD(self.g.parameters(), lr=0.1, momentum=0.5)
         self.flat, self.batch = images.reshape(len(images), -1), batch
@@ -130,7 +142,7 @@ class PlainLoop:
         for _ in range(steps):
             x = self.flat[torch.randint(len(self.flat), (batch,))]
             z = torch.rand(batch, 100) * 2 * math.sqrt(3) - math.sqrt(3)
-            fake = g(z)
+            fake = g(z).reshape(batch, -1)
             self.opt_d.zero_grad()
             loss_d = 0.5 * (bce(d(x), self.ones) + bce(d(fake.detach()), self.zeros))
             loss_d.backward()

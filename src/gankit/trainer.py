@@ -34,7 +34,7 @@ from gankit.reliability import guarded_fit
 from gankit.rng import shared_stream
 from gankit.runs import CONFIG, METRICS, MetricsLog, NullLog, run_info, write_run_info
 from gankit.schedules import Player, batches_per_step
-from gankit.speed import build_step
+from gankit.speed import apply_process_settings, build_step
 
 GRID_SIZE = 100  # the fixed noise batch drawn as a 10 x 10 grid every epoch
 
@@ -196,6 +196,7 @@ class Trainer:
         # Noise and dropout masks: one stream, the same on every rank (see gankit.rng).
         self.stream = torch.Generator(self.device).manual_seed(derived_seed(cfg.train.seed, 3))
         self.g_loss = GENERATOR_LOSSES[cfg.game.g_loss]
+        apply_process_settings(cfg)
         self.step_fn = (build_step(cfg, self.g, self.d, self.g_loss, self.dist.active)
                         if self.game is None else self.game.step_fn)
         fixed = torch.Generator().manual_seed(derived_seed(cfg.train.seed, 1))
