@@ -2,7 +2,7 @@
 
 Measured on this project's CPU (seed 0): the mean squared distance from 500 samples to their
 nearest training image is 27.9 for the untrained generator (the data's mean image plus small
-variations) and 21.7 after 400 steps. It is not monotone early on: by 800 steps G overshoots to
+variations) and 22.0 after 400 steps. It is not monotone early on: by 800 steps G overshoots to
 high-contrast blobs (37) before the collapse and recovery described in paper-2014.md.
 """
 
