@@ -22,7 +22,13 @@ from gankit.nets.dropout import Dropout
 from gankit.optim import build_optimizer, set_momentum
 from gankit.rng import shared_stream
 from gankit.schedules import Player, alternating_step, simultaneous_step
-from gankit.speed import AutocastStep, CompiledStep, apply_process_settings, build_step
+from gankit.speed import (
+    AutocastStep,
+    CompiledStep,
+    build_step,
+    flushing_subnormals,
+    subnormals_flushed,
+)
 
 SHAPE = (1, 4, 4)
 
@@ -324,15 +330,9 @@ def test_compile_failure_inside_the_shared_stream_rewinds_it(monkeypatch):
     _same(d1, d2, 0)
 
 
-@pytest.fixture
-def flush_off_afterwards():
-    yield
-    torch.set_flush_denormal(False)
-
-
 @pytest.mark.parametrize("step", [simultaneous_step, FusedSimultaneousStep()],
                          ids=["autograd", "fused"])
-def test_flushing_subnormals_leaves_the_update_unchanged(flush_off_afterwards, step):
+def test_flushing_subnormals_leaves_the_update_unchanged(step):
     """speed.flush_denormal where it matters: with G's output bias at -88 its sigmoid gives
     subnormal pixels (about 1e-39), as a trained paper-mnist G does on the background.
     Flushing them to 0 leaves every parameter after 5 steps within 1e-6 of the unflushed run.
@@ -343,18 +343,42 @@ def test_flushing_subnormals_leaves_the_update_unchanged(flush_off_afterwards, s
     tiny = torch.finfo(torch.float32).tiny
     results = []
     for flush in (False, True):
-        apply_process_settings(_config(f"speed.flush_denormal={str(flush).lower()}"))
-        assert bool((torch.tensor([tiny / 8]) * 1.0 == 0).item()) is flush  # the setting holds
-        g, d = _pair(keep=(1.0, 1.0))
-        with torch.no_grad():
-            g.net.out.bias.fill_(-88.0)
-            for p in d.net.parameters():
-                if p.dim() == 1:
-                    p.uniform_(-0.5, 0.5)
-            pixels = g.net(g.net.sample_noise(64))
-        subnormal = ((pixels > 0) & (pixels < tiny)).float().mean().item()
-        assert (subnormal == 0) if flush else (subnormal > 0.1)
-        _run(step, g, d, steps=5)
-        results.append([p.clone() for p in (*g.net.parameters(), *d.net.parameters())])
+        with subnormals_flushed(flush):
+            assert flushing_subnormals() is flush
+            g, d = _pair(keep=(1.0, 1.0))
+            with torch.no_grad():
+                g.net.out.bias.fill_(-88.0)
+                for p in d.net.parameters():
+                    if p.dim() == 1:
+                        p.uniform_(-0.5, 0.5)
+                pixels = g.net(g.net.sample_noise(64))
+            subnormal = ((pixels > 0) & (pixels < tiny)).float().mean().item()
+            assert (subnormal == 0) if flush else (subnormal > 0.1)
+            _run(step, g, d, steps=5)
+            results.append([p.clone() for p in (*g.net.parameters(), *d.net.parameters())])
     for p, q in zip(*results, strict=True):
         assert torch.allclose(p, q, rtol=1e-6, atol=1e-6)
+    assert not flushing_subnormals()  # the block restored the process's mode
+
+
+def test_training_flushes_subnormals_only_while_it_runs(tmp_path):
+    """The trainer turns flushing on for its own steps and restores the process's mode after:
+    other code in the process (hypothesis, users' numerics) expects IEEE subnormals."""
+    from gankit.api import train
+    from gankit.trainer import Callback
+
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush subnormals (torch.set_flush_denormal is x86-only)")
+    seen = []
+
+    class Probe(Callback):
+        def on_log(self, trainer, record):
+            seen.append(flushing_subnormals())
+
+    for flush in (True, False):
+        train(config=_config("train.max_steps=2", "train.log_every=1", "train.sample_every=0",
+                             "report.html=false", f"speed.flush_denormal={str(flush).lower()}"),
+              out=tmp_path / str(flush), progress=False, callbacks=[Probe()])
+        assert seen and set(seen) == {flush}
+        assert not flushing_subnormals()
+        seen.clear()

@@ -6,9 +6,10 @@ step within a stated tolerance); they differ in speed and in float rounding.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -25,17 +26,33 @@ StepFn = Callable[[Player, Player, list[torch.Tensor], GLoss, Labels, float], St
 
 
 def apply_process_settings(cfg: Config) -> None:
-    """Apply ``[speed]``'s process-wide CPU settings: torch's thread count, and whether
-    subnormal floats are flushed to zero.
+    """Apply ``speed.threads`` (process-wide, as torch's own setting is)."""
+    if cfg.speed.threads:
+        torch.set_num_threads(cfg.speed.threads)
+
+
+def flushing_subnormals() -> bool:
+    """Whether this process now flushes subnormal floats to zero (torch has no getter)."""
+    tiny = torch.finfo(torch.float32).tiny
+    return bool((torch.tensor([tiny]) / 4 * 4 == 0).item())
+
+
+@contextlib.contextmanager
+def subnormals_flushed(enabled: bool) -> Iterator[None]:
+    """Flush subnormal floats (below 1.2e-38) to zero inside the block, on CPUs that can.
 
     A trained paper-mnist G saturates background pixels of its sigmoid to about 1e-40 and its
     backward pass carries such values on; x86 arithmetic on subnormals is many times slower,
-    which halved the fused step's throughput after 20 epochs. Flushing changes only values
-    below 1.2e-38 (tests/test_speed.py); it applies to the whole process, like the threads.
+    which halved the fused step's throughput after 20 epochs (``speed.flush_denormal``).
+    The mode is process-wide, so it is restored on leaving: other code in the process may rely
+    on IEEE subnormals.
     """
-    if cfg.speed.threads:
-        torch.set_num_threads(cfg.speed.threads)
-    torch.set_flush_denormal(cfg.speed.flush_denormal)
+    before = flushing_subnormals()
+    torch.set_flush_denormal(enabled)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
 
 
 def build_step(cfg: Config, g: Player, d: Player, g_loss: GLoss,

@@ -34,7 +34,7 @@ from gankit.reliability import guarded_fit
 from gankit.rng import shared_stream
 from gankit.runs import CONFIG, METRICS, MetricsLog, NullLog, run_info, write_run_info
 from gankit.schedules import Player, batches_per_step
-from gankit.speed import apply_process_settings, build_step
+from gankit.speed import apply_process_settings, build_step, subnormals_flushed
 
 GRID_SIZE = 100  # the fixed noise batch drawn as a 10 x 10 grid every epoch
 
@@ -443,7 +443,8 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         try:
-            return guarded_fit(self, self._fit)
+            with subnormals_flushed(self.cfg.speed.flush_denormal):
+                return guarded_fit(self, self._fit)
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)
