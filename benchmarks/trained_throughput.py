@@ -5,9 +5,9 @@ below float32's normal range, and the backward pass carries such subnormal value
 arithmetic on them is many times slower. From-scratch benchmarks (``gankit bench``,
 throughput.py) never reach that state. Here the plain PyTorch loop (``gankit.bench.PlainLoop``
 on the checkpoint's own networks, subnormals left as they are, as a user runs it) and gankit's
-configured step (``--step``, ``speed.flush_denormal``) both continue from the checkpoint's
-weights, in alternating chunks within one process; the process-wide flush setting is switched
-for each contestant.
+autograd and fused steps, each with ``speed.flush_denormal`` off and on, all continue from the
+checkpoint's weights, in alternating chunks within one process (``gankit.bench.race``); the
+process-wide flush mode is set around each contestant's chunk.
 
     python benchmarks/trained_throughput.py RUN_OR_CHECKPOINT [--steps 100] [--rounds 3]
         [--threads 1] [--json out.json]
@@ -20,15 +20,17 @@ import copy
 import json
 import os
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from gankit import checkpoint as ckpt
-from gankit.bench import GankitLoop, PlainLoop
+from gankit.bench import GankitLoop, PlainLoop, race
 from gankit.config import merge
 from gankit.data import load_dataset
 from gankit.nets import build_discriminator, build_generator
+from gankit.speed import subnormals_flushed
 
 
 def main() -> None:
@@ -49,30 +51,26 @@ def main() -> None:
     images = load_dataset("mnist", "train", args.data_dir).images
     batch = cfg.train.batch_size
 
-    def plain_runner() -> PlainLoop:
-        torch.set_flush_denormal(False)
-        return PlainLoop(images.reshape(len(images), -1), batch,
-                         nets=(copy.deepcopy(g), copy.deepcopy(d)))
+    def flushed(runner: Callable[[int], float], flush: bool) -> Callable[[int], float]:
+        def run(steps: int) -> float:
+            with subnormals_flushed(flush):
+                return runner(steps)
+        return run
 
-    def gankit_runner(step: str, flush: bool) -> GankitLoop:
-        torch.set_flush_denormal(flush)
+    def gankit_loop(step: str) -> GankitLoop:
         loop = GankitLoop(merge(cfg, {"speed": {"step": step}}, "benchmark"), images, batch)
         loop.g.net.load_state_dict(g.state_dict())
         loop.d.net.load_state_dict(d.state_dict())
         return loop
 
-    contestants = {"plain PyTorch loop": (plain_runner(), False)}
+    plain_loop = PlainLoop(images, batch, nets=(copy.deepcopy(g), copy.deepcopy(d)))
+    contestants = {"plain PyTorch loop": flushed(plain_loop, False)}
     for step in ("autograd", "fused"):
         for flush in (False, True):
             name = f"gankit {step}, flush_denormal={str(flush).lower()}"
-            contestants[name] = (gankit_runner(step, flush), flush)
-    rates: dict[str, list[float]] = {name: [] for name in contestants}
-    for r in range(args.rounds):
-        for name in (list(contestants) if r % 2 == 0 else list(reversed(contestants))):
-            runner, flush = contestants[name]
-            torch.set_flush_denormal(flush)
-            rates[name].append(args.steps * batch / runner(args.steps))
-    torch.set_flush_denormal(False)
+            contestants[name] = flushed(gankit_loop(step), flush)
+    rates = {name: [args.steps * batch / seconds for seconds in times]
+             for name, times in race(contestants, args.steps, args.rounds).items()}
     plain = statistics.median(rates["plain PyTorch loop"])
     print(f"{path} ({state.get('epoch')} epochs, step {state.get('step')}), batch {batch}, "
           f"{args.threads} thread(s), median of {args.rounds} rounds of {args.steps} steps; "
