@@ -10,6 +10,10 @@ counted in the budgets. Prints one line per budget and writes RUN/table1.json.
 
     python benchmarks/table1.py --budgets 10 30 60 --out runs/table1 [--seed 0]
         [--preset dcgan-mnist] [--threads 1] [--set optim.name='"adam"' ...]
+    python benchmarks/table1.py --continue --budgets 120 180 --out runs/table1
+
+``--continue`` extends a finished table: it resumes RUN's run from its last budget (with the
+run's saved config) and adds rows for the budgets beyond it.
 
 Each budget's checkpoint is also copied to RUN/budgets/MINUTESmin, so that other metrics
 (`gankit evaluate RUN/budgets/30min --metrics fid,kid,pr,score,modes`) can be taken later.
@@ -65,13 +69,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                     help="a config override of the run, as gankit train --set (a variant)")
+    ap.add_argument("--continue", dest="extend", action="store_true",
+                    help="extend RUN/table1.json: resume its run for the budgets beyond its last")
     args = ap.parse_args()
+    if args.extend and args.sets:
+        ap.error("--continue resumes the run with its saved config; drop --set")
     if args.threads:
         torch.set_num_threads(args.threads)
     valid = load_dataset("mnist", "valid", args.data_dir).flat()
     test = load_dataset("mnist", "test", args.data_dir).flat()
     rows, spent, wall = [], 0.0, 0.0
-    for minutes in sorted(args.budgets):
+    if args.extend:
+        rows = json.loads((args.out / "table1.json").read_text("utf-8"))
+        spent, wall = rows[-1]["cpu_s"], rows[-1]["wall_s"]
+        args.preset, args.sets = rows[0]["preset"], rows[0]["sets"]
+    for minutes in sorted(b for b in args.budgets if not rows or b > rows[-1]["budget_min"]):
         budget = TimeBudget(minutes * 60 - spent)
         start, start_wall = time.process_time(), time.perf_counter()
         if not rows:
