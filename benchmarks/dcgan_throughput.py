@@ -5,14 +5,23 @@ mirrored, batch norm, Adam 2e-4 / 0.5, batch 128) as the PyTorch DCGAN example w
 a real and a detached fake batch, then G on the same fake batch. gankit's alternating schedule
 draws fresh noise for G's step (Algorithm 1), i.e. one more G forward per step. Both run in
 this process, interleaved over rounds (interleaved.compare prints medians and ratio). ``--channels-
-last`` runs both with channels-last tensors (oneDNN's preferred layout on CPU).
+last`` runs both with channels-last tensors (oneDNN's preferred layout on CPU). ``--set`` passes
+overrides to gankit's run only (``speed.autocast='"bf16"'``, ``speed.compile=true``);
+``--plain-bf16`` runs the plain loop under bf16 autocast too, so that a bf16 gankit is compared
+with a bf16 loop.
+
+Before the race it prints the arithmetic: FLOPs per training sample of each loop (counted by
+torch.utils.flop_counter over one step), the machine's fp32 and bf16 matmul rates at the
+model's largest product shape, and the floor per sample they imply.
 
     python benchmarks/dcgan_throughput.py [--steps 40] [--rounds 2] [--channels-last]
+        [--set speed.autocast='"bf16"'] [--plain-bf16]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +30,9 @@ import torch
 import torch.nn.functional as F
 from interleaved import compare
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
+from gankit.bench import bf16_matmul_supported
 from gankit.config import build_config
 from gankit.data import load_for_model
 from gankit.runs import create_run_dir
@@ -43,8 +54,13 @@ def plain_models() -> tuple[nn.Module, nn.Module]:
     return g, d
 
 
-def plain_loop(images: torch.Tensor, steps: int, channels_last: bool, batch: int = 128
-               ) -> float:
+def plain_loop(images: torch.Tensor, steps: int, channels_last: bool, batch: int = 128,
+               bf16: bool = False) -> float:
+    with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+        return _plain_loop(images, steps, channels_last, batch)
+
+
+def _plain_loop(images: torch.Tensor, steps: int, channels_last: bool, batch: int) -> float:
     g, d = plain_models()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     g, d = g.to(memory_format=fmt), d.to(memory_format=fmt)
@@ -69,10 +85,10 @@ def plain_loop(images: torch.Tensor, steps: int, channels_last: bool, batch: int
     return steps * batch / (time.perf_counter() - start)
 
 
-def gankit_trainer(steps: int, channels_last: bool, data_dir: str) -> float:
+def gankit_trainer(steps: int, channels_last: bool, data_dir: str, sets: list[str]) -> float:
     cfg = build_config("dcgan-mnist", sets=[f"data.data_dir={data_dir!r}",
                                             f"train.max_steps={steps}", "train.sample_every=0",
-                                            "train.log_every=10"])
+                                            "train.log_every=10", *sets])
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, create_run_dir(Path(tmp) / "run"), progress=False)
         if channels_last:
@@ -83,12 +99,37 @@ def gankit_trainer(steps: int, channels_last: bool, data_dir: str) -> float:
         return steps * cfg.train.batch_size / trainer.train_seconds
 
 
+def flops_per_sample(images: torch.Tensor, data_dir: str) -> dict[str, float]:
+    """FLOPs of one training step per real sample: the plain loop and gankit's step."""
+    with FlopCounterMode(display=False) as plain:
+        plain_loop(images, 1, False)
+    with FlopCounterMode(display=False) as ours:
+        gankit_trainer(1, False, data_dir, [])
+    return {"plain_mflop_per_sample": plain.get_total_flops() / 128 / 1e6,
+            "gankit_mflop_per_sample": ours.get_total_flops() / 128 / 1e6}
+
+
+def matmul_gflops(dtype: torch.dtype, seconds: float = 1.0) -> float:
+    """torch.mm at the shape of D's largest convolution as a product (batch*7*7, 64*16, 128)."""
+    a, b = torch.randn(128 * 49, 64 * 16, dtype=dtype), torch.randn(64 * 16, 128, dtype=dtype)
+    a @ b
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        n += 1
+    return 2 * a.shape[0] * a.shape[1] * b.shape[1] * n / (time.perf_counter() - start) / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--data-dir", default="")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="an override of gankit's run only")
+    parser.add_argument("--plain-bf16", action="store_true",
+                        help="run the plain loop under bf16 autocast")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     from gankit.data.paths import data_root
@@ -96,11 +137,30 @@ def main() -> None:
     data_dir = str(data_root(args.data_dir or None))
     cfg = build_config("dcgan-mnist", sets=[f"data.data_dir={data_dir!r}"])
     images = load_for_model(cfg.data, "tanh").images
-    compare(lambda: plain_loop(images, args.steps, args.channels_last),
-            lambda: gankit_trainer(args.steps, args.channels_last, data_dir), args.rounds,
-            f"dcgan-mnist, batch 128, {args.steps} steps a round, channels-last "
-            f"{args.channels_last}", {"steps_per_round": args.steps,
-                                      "channels_last": args.channels_last}, args.json)
+    arithmetic = flops_per_sample(images, data_dir)
+    arithmetic["matmul_gflops_fp32"] = matmul_gflops(torch.float32)
+    if bf16_matmul_supported():
+        arithmetic["matmul_gflops_bf16"] = matmul_gflops(torch.bfloat16)
+    print(f"work per training sample: plain loop {arithmetic['plain_mflop_per_sample']:.1f} "
+          f"MFLOP, gankit {arithmetic['gankit_mflop_per_sample']:.1f} (fresh noise for G's step)")
+    for kind in ("fp32", "bf16"):
+        rate = arithmetic.get(f"matmul_gflops_{kind}")
+        if rate:
+            print(f"{kind} matmul rate: {rate:.1f} GFLOP/s; floor for the plain loop's work: "
+                  f"{rate * 1e3 / arithmetic['plain_mflop_per_sample']:.0f} samples/s")
+    result = compare(
+        lambda: plain_loop(images, args.steps, args.channels_last, bf16=args.plain_bf16),
+        lambda: gankit_trainer(args.steps, args.channels_last, data_dir, args.set),
+        args.rounds, f"dcgan-mnist, batch 128, {args.steps} steps a round, channels-last "
+        f"{args.channels_last}, gankit --set {args.set}, plain bf16 {args.plain_bf16}",
+        {"steps_per_round": args.steps, "channels_last": args.channels_last, "sets": args.set,
+         "plain_bf16": args.plain_bf16, **arithmetic})
+    for who in ("plain", "gankit"):
+        useful = result[f"{who}_samples_per_s"] * arithmetic["plain_mflop_per_sample"] / 1e3
+        print(f"  {who}: {useful:.1f} GFLOP/s of the plain loop's work = "
+              f"{100 * useful / arithmetic['matmul_gflops_fp32']:.0f}% of the fp32 matmul rate")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

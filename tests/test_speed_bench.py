@@ -2,6 +2,7 @@
 
 import pytest
 
+from gankit import bench
 from gankit.bench import flops_per_sample, matmul_rate, model_gemm_shapes
 from gankit.cli import main
 from gankit.config import build_config
@@ -29,3 +30,15 @@ def test_bad_bench_arguments_are_one_line_errors(args, capsys):
     assert main(["bench", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("gankit: error:") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("bf16_units", [True, False])
+def test_bench_measures_bf16_only_where_the_cpu_multiplies_it(bf16_units, monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "bf16_matmul_supported", lambda: bf16_units)
+    r = bench.run(rounds=1, steps=1, batches=(8,), data_dir=tmp_path)
+    report = bench.format_report(r)
+    assert r["data"].startswith("random")  # no MNIST in tmp_path: the bench still runs
+    if bf16_units:
+        assert r["matmul_gflops_512_bf16"] > 0 and "can pay here" in report
+    else:
+        assert r["matmul_gflops_512_bf16"] is None and "no bf16 units" in report

@@ -66,12 +66,24 @@ def flops_per_sample(cfg: Config, pixels: int) -> dict[str, float]:
 # ``race`` calls them in short alternating chunks so that every one sees the same load.
 
 
-class MatmulProbe:
-    """fp32 torch.mm over (m, k, n) shapes: the machine's rate for these products."""
+def bf16_matmul_supported() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX), as oneDNN sees it.
 
-    def __init__(self, shapes: list[tuple[int, int, int]]) -> None:
-        self.mats = [(torch.randn(m, k), torch.randn(k, n), torch.empty(m, n))
-                     for m, k, n in shapes]
+    Without it torch emulates bf16 products and autocast only slows training down.
+    """
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class MatmulProbe:
+    """torch.mm over (m, k, n) shapes (fp32 unless told): the machine's rate for them."""
+
+    def __init__(self, shapes: list[tuple[int, int, int]],
+                 dtype: torch.dtype = torch.float32) -> None:
+        self.mats = [(torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype),
+                      torch.empty(m, n, dtype=dtype)) for m, k, n in shapes]
         self.flops = sum(2.0 * m * k * n for m, k, n in shapes)
         self(1)
 
@@ -243,8 +255,11 @@ def run(rounds: int = 6, steps: int = 120, batches: tuple[int, ...] = (50, 100, 
     chunk = max(1, steps // rounds)
     probe = MatmulProbe(model_gemm_shapes(cfg, pixels, bs))
     square = MatmulProbe([(512, 512, 512)])
-    t = race({"plain": PlainLoop(images, bs), "gankit": GankitLoop(cfg, images, bs),
-              "mm": probe, "mm512": square}, chunk, rounds)
+    contestants = {"plain": PlainLoop(images, bs), "gankit": GankitLoop(cfg, images, bs),
+                   "mm": probe, "mm512": square}
+    if bf16_matmul_supported():
+        contestants["mm512_bf16"] = square_bf16 = MatmulProbe([(512, 512, 512)], torch.bfloat16)
+    t = race(contestants, chunk, rounds)
     per_s = {k: chunk * rounds * bs / sum(v) for k, v in t.items()}
     result: dict[str, Any] = {
         "preset": preset, "data": source, "torch": torch.__version__,
@@ -257,6 +272,8 @@ def run(rounds: int = 6, steps: int = 120, batches: tuple[int, ...] = (50, 100, 
             p / o for p, o in zip(t["plain"], t["gankit"], strict=True)),
         "matmul_gflops_model_shapes": probe.flops * chunk * rounds / sum(t["mm"]) / 1e9,
         "matmul_gflops_512": square.flops * chunk * rounds / sum(t["mm512"]) / 1e9,
+        "matmul_gflops_512_bf16": (square_bf16.flops * chunk * rounds / sum(t["mm512_bf16"])
+                                   / 1e9 if "mm512_bf16" in t else None),
     }
     useful = result["gankit_samples_per_s"] * flops["useful"] / 1e9
     result["useful_gflops"] = useful
@@ -284,6 +301,10 @@ def format_report(r: dict[str, Any]) -> str:
         f"(plain loop computes {r['plain_loop_mflop_per_sample']:.1f})",
         f"  fp32 matmul rate  : {r['matmul_gflops_model_shapes']:8.1f} GFLOP/s at the model's "
         f"shapes, {r['matmul_gflops_512']:.1f} at 512^3",
+        "  bf16 matmul rate  : " + (
+            f"{r['matmul_gflops_512_bf16']:8.1f} GFLOP/s at 512^3 (speed.autocast = 'bf16' "
+            "can pay here)" if r.get("matmul_gflops_512_bf16") else
+            "     no bf16 units on this CPU (speed.autocast = 'bf16' would be slower)"),
         f"  floor per step    : {r['floor_ms_per_step']:8.2f} ms at the model-shape rate",
         f"  plain PyTorch loop: {r['plain_samples_per_s']:8.0f} samples/s",
         f"  gankit step       : {r['gankit_samples_per_s']:8.0f} samples/s  "
