@@ -28,7 +28,13 @@ from gankit.discogan.game import DiscoLosses
 from gankit.discogan.scoring import mode_map, score_relation
 from gankit.errors import CheckpointError, ConfigError, DataError
 from gankit.losses import generator_loss_non_saturating
-from gankit.nets.discogan import ConvDiscriminator, ConvTranslator, spatial_sizes
+from gankit.nets.discogan import (
+    ConvDiscriminator,
+    ConvTranslator,
+    WarpTranslator,
+    build_pairs,
+    spatial_sizes,
+)
 
 
 # ---------------------------------------------------------------- nets
@@ -55,6 +61,28 @@ def test_spatial_sizes_halve_to_four():
     assert shallow.encoder(x).shape == (2, 8, 7, 7) and shallow(x).shape == x.shape
     with pytest.raises(ConfigError, match="at least 8x8"):
         spatial_sizes(6)
+
+
+@pytest.mark.parametrize("side", [28, 9])
+def test_warp_translator_starts_at_identity_and_can_express_rot90_exactly(side):
+    g = WarpTranslator((1, side, side), width=4)
+    x = torch.rand(3, 1, side, side, dtype=torch.float64)
+    g = g.double()
+    assert torch.allclose(g(x), x, atol=1e-12)  # identity map: samples at the pixel centres
+    with torch.no_grad():  # counter-clockwise by 90 degrees, as the mnist-rot90 relation
+        g.similarity.bias.copy_(torch.tensor([0.0, 1.0, 0.0, 0.0]))  # a = 0, b = 1
+    assert torch.allclose(g(x), RELATIONS["rot90"].forward(x), atol=1e-12)
+    assert torch.allclose(RELATIONS["rot90"].inverse(g(x)), x, atol=1e-12)
+
+
+def test_warp_arch_builds_warp_generators_and_conv_discriminators():
+    cfg = build_config("discogan-mnist-rot90", sets=["discogan.width=4"])  # the preset's G
+    g, d = build_pairs(cfg.discogan, (1, 28, 28))
+    assert all(isinstance(m, WarpTranslator) for m in g.values())
+    assert all(isinstance(m, ConvDiscriminator) for m in d.values())
+    x = torch.rand(4, 1, 28, 28, requires_grad=True)
+    g["ab"](x).sum().backward()
+    assert g["ab"].similarity.weight.grad.abs().sum() > 0  # the map's weights learn from step one
 
 
 # ---------------------------------------------------------------- data

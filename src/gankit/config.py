@@ -172,7 +172,8 @@ class ReportConfig:
 class DiscoGANConfig:
     """Kim et al. 2017 (game.name = "discogan"): two generators, two discriminators."""
 
-    arch: str = field(default="conv", metadata=_choice("conv", "mlp"))  # mlp: 2-D points
+    # mlp: 2-D points; warp: G a spatial transformer (moves pixels), D conv
+    arch: str = field(default="conv", metadata=_choice("conv", "mlp", "warp"))
     width: int = field(default=64, metadata=_range(1))  # channels of the first conv layer
     global_bottleneck: bool = True  # encode down to 1x1 (the paper's 5-layer variant)
     depth: int = field(default=0, metadata=_range(0))  # G's halvings; 0: down to 4x4 (paper)

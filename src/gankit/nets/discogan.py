@@ -10,6 +10,11 @@
   Batch norm on every layer but the first and the last, as in the paper.
 - Discriminator: the encoder, then a final convolution over the whole remaining map to one
   logit (the paper's sigmoid lives in the loss, computed from logits).
+- ``arch = "warp"`` (not the paper's): G is a spatial transformer (Jaderberg et al. 2015): the
+  encoder reads the image and a linear layer, started at the identity, gives a similarity map
+  (turn, scale, shift) through which the output resamples the input. It can only move pixels,
+  so it can express geometric relations (rotation) that the encoder-decoder fails to find,
+  and nothing else. D stays the paper's conv D.
 - For the paper's 2-D toy experiment: fully connected ReLU networks on points.
 
 Widths double per layer from ``width`` (the paper: 64) up to 8x.
@@ -20,6 +25,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gankit.config import DiscoGANConfig
@@ -102,6 +108,36 @@ class ConvTranslator(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+class WarpTranslator(nn.Module):
+    """G that moves pixels: image -> similarity map (from the image itself) -> resampled image.
+
+    The map [[a, -b, tx], [b, a, ty]] turns by atan2(b, a) and scales by sqrt(a^2 + b^2): no
+    shear, and never a mirror image (its determinant a^2 + b^2 is never negative), so a map
+    that fools D must turn the image rather than distort it. It starts as the identity (zero
+    weights, bias a = 1), and a, b enter linearly, so the way from 0 to 90 degrees is smooth.
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], width: int = 64) -> None:
+        super().__init__()
+        c, h, w = image_shape
+        if h != w:
+            raise ConfigError(f"DiscoGAN's conv nets need square images, got {h}x{w}")
+        self.image_shape = tuple(image_shape)
+        enc, c_mid = encoder_layers(c, h, width, global_bottleneck=False)
+        side = spatial_sizes(h)[-1]
+        self.encoder = nn.Sequential(*enc, nn.Flatten())
+        self.similarity = nn.Linear(c_mid * side * side, 4)  # a, b, tx, ty
+        nn.init.zeros_(self.similarity.weight)
+        with torch.no_grad():
+            self.similarity.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b, tx, ty = self.similarity(self.encoder(x)).unbind(1)
+        theta = torch.stack([a, -b, tx, b, a, ty], 1).view(-1, 2, 3)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, align_corners=False)
+
+
 class ConvDiscriminator(nn.Module):
     """D: image -> one logit; the encoder, then a convolution over the whole last map."""
 
@@ -148,6 +184,8 @@ class PointDiscriminator(nn.Module):
 def build_translator(cfg: DiscoGANConfig, image_shape: tuple[int, int, int]) -> nn.Module:
     if cfg.arch == "mlp":
         return PointTranslator(image_shape, list(cfg.hidden))
+    if cfg.arch == "warp":
+        return WarpTranslator(image_shape, cfg.width)
     return ConvTranslator(image_shape, cfg.width, cfg.global_bottleneck, cfg.depth)
 
 
