@@ -5,7 +5,8 @@ the --set overrides shared by both), then scores G_AB on the official test digit
 
 - ``accuracy``: the shipped MNIST classifier (gankit.metrics.classifier) on T^-1(G_AB(x)): the
   digit must survive the mapping (target >= 0.90); ``truth_accuracy`` is the same classifier
-  on x itself, the ceiling;
+  on x itself, the ceiling; ``reverse_accuracy`` reads G_AB(x) as T^-1 instead (rotation
+  the other way: a relation the losses cannot tell from T unless D knows upright digits);
 - ``mae``: mean |G_AB(x) - T(x)| per pixel, beside ``constant_mae`` (the best constant image)
   and ``identity_mae`` (doing nothing); ``back_mae`` is G_BA's error going back.
 

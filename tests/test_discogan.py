@@ -329,6 +329,15 @@ class MeanClassifier(nn.Module):
         return torch.cat([m - 0.5, 0.5 - m], 1)
 
 
+class TopClassifier(nn.Module):
+    """Predicts class 1 when the top two rows hold more ink than the bottom two: sensitive to
+    turning upside down."""
+
+    def forward(self, x):
+        top, bottom = x[..., :2, :].flatten(1).mean(1), x[..., -2:, :].flatten(1).mean(1)
+        return torch.stack([bottom - top, top - bottom], 1)
+
+
 def test_score_relation_against_hand_made_maps():
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(20, 1, 8, 8, generator=gen) * 0.4  # dark images: class 1
@@ -348,6 +357,21 @@ def test_score_relation_against_hand_made_maps():
     assert s.mae == pytest.approx(s.identity_mae) and s.mae == pytest.approx(
         float((2 * x - 1).abs().mean()), rel=1e-6)
     assert s.accuracy == 0.0  # the inverse of an un-inverted image is bright: class 0
+
+
+def test_reverse_accuracy_recognises_a_rotation_the_other_way():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.zeros(10, 1, 8, 8)
+    x[:, :, :2] = torch.rand(10, 1, 2, 8, generator=gen) + 1  # bright top rows: class 1
+    rel = RELATIONS["rot90"]
+    test = TwoDomains(ImageData(x, torch.ones(10, dtype=torch.long)), ImageData(rel.forward(x)),
+                      rel)
+    wrong_way = nn.ModuleDict({"ab": Relation(rel.inverse), "ba": Relation(rel.forward)})
+    s = score_relation(wrong_way, test, TopClassifier())
+    assert s.accuracy == 0.0 and s.reverse_accuracy == 1.0  # the map turned by -90
+    right_way = nn.ModuleDict({"ab": Relation(rel.forward), "ba": Relation(rel.inverse)})
+    s = score_relation(right_way, test, TopClassifier())
+    assert s.accuracy == 1.0 and s.reverse_accuracy == 0.0
 
 
 def test_mode_map_reads_off_bijections_and_collapse():

@@ -59,6 +59,9 @@ class RelationScore:
     back_mae: float  # mean |G_BA(T(x)) - x|: the other direction
     accuracy: float | None = None  # classifier on T^-1(G_AB(x)); None without a classifier
     truth_accuracy: float | None = None  # the same classifier on the test digits themselves
+    # classifier on T(G_AB(x)): high when G_AB learned T^-1 instead (rotation the other way;
+    # for inversion, T^-1 = T and this equals ``accuracy``)
+    reverse_accuracy: float | None = None
 
 
 def score_relation(g: nn.ModuleDict, test: TwoDomains, classifier: nn.Module | None = None,
@@ -77,6 +80,7 @@ def score_relation(g: nn.ModuleDict, test: TwoDomains, classifier: nn.Module | N
         labels = test.a.labels[:n]
         score.accuracy = accuracy(classifier, test.relation.inverse(ab), labels)
         score.truth_accuracy = accuracy(classifier, x, labels)
+        score.reverse_accuracy = accuracy(classifier, test.relation.forward(ab), labels)
     return score
 
 
