@@ -1,6 +1,7 @@
 """`gankit bench`: the FLOP count against the layer sizes by hand, and its bad input."""
 
 import pytest
+import torch
 
 from gankit import bench
 from gankit.bench import flops_per_sample, matmul_rate, model_gemm_shapes
@@ -42,3 +43,27 @@ def test_bench_measures_bf16_only_where_the_cpu_multiplies_it(bf16_units, monkey
         assert r["matmul_gflops_512_bf16"] > 0 and "can pay here" in report
     else:
         assert r["matmul_gflops_512_bf16"] is None and "no bf16 units" in report
+
+
+def test_dcgan_bench_counts_the_plain_loops_flops_as_a_hand_count():
+    cfg = build_config("dcgan-mnist", sets=["model.g_width=8", "model.d_width=8"])
+    b = 4
+    shapes = bench.conv_gemm_shapes(cfg, (1, 28, 28), b)
+    # G: z (100) -> 16x7x7 -> 8x14x14 -> 1x28x28 (transposed: m = input positions, n = out x k);
+    # D: 1x28x28 -> 8x14x14 -> 16x7x7 -> one logit (m = output positions, k = in x kernel)
+    assert shapes == [(b, 100, 16 * 49), (b * 49, 16, 8 * 16), (b * 196, 8, 16),
+                      (b * 196, 16, 8), (b * 49, 8 * 16, 16), (b, 16 * 49, 1)]
+    f = [2 * m * k * n for m, k, n in shapes]
+    fg, fd = sum(f[:3]), sum(f[3:])
+    # forward G once and D three times; weight gradients of D three times and of G once;
+    # input gradients of D in all three backward passes but the first layer's for real and
+    # detached fake images; of G in all but its first layer (z needs none)
+    hand = fg + 3 * fd + 3 * fd + (3 * fd - 2 * f[3]) + fg + (fg - f[0])
+    plain = bench.PlainConvLoop(cfg, torch.rand(20, 1, 28, 28) * 2 - 1, b)
+    assert bench.counted_flops(plain, b) * b == hand
+
+
+def test_bench_refuses_a_model_its_plain_loops_do_not_implement(capsys):
+    assert main(["bench", "--preset", "paper-tfd", "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "paper-mnist MLP or of a DCGAN" in err and err.count("\n") == 1

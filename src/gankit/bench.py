@@ -5,7 +5,13 @@ Everything is measured in one process, in short alternating chunks (plain loop, 
 probes, then the reverse order, ...), because shared machines are noisy: compare the ratios,
 which see the same load, more than the absolute figures.
 
-    python -m gankit.bench [--rounds 6] [--steps 120] [--batches 50,100,200,500,1000] [--json F]
+Models: the paper's MNIST MLP (``paper-mnist``; FLOPs counted by hand from the layer sizes)
+and the DCGANs (``model.arch = "dcgan"``, e.g. ``dcgan-mnist``; FLOPs counted by
+torch.utils.flop_counter over one step of each loop, the matmul probe at the GEMM shapes of
+their convolutions). The plain loop is the same model as a user trains it by hand.
+
+    python -m gankit.bench [--preset dcgan-mnist] [--rounds 6] [--steps 120]
+        [--batches 50,100,200,500,1000] [--json F]
 """
 
 from __future__ import annotations
@@ -172,6 +178,88 @@ def plain_loop(images: torch.Tensor, steps: int, batch: int = 100) -> float:
     return steps * batch / PlainLoop(images, batch)(steps)
 
 
+class PlainConvLoop:
+    """A DCGAN trained as the PyTorch DCGAN example does: D on a real and a detached fake batch,
+    then G on the same fake batch through the updated D; Adam, BCE on logits. The networks
+    are gankit's (plain nn.Modules), so both loops train the same model."""
+
+    def __init__(self, cfg: Config, images: torch.Tensor, batch: int) -> None:
+        shape = tuple(images.shape[1:])
+        self.g, self.d = build_generator(cfg.model, shape), build_discriminator(cfg.model, shape)
+        betas = (cfg.optim.beta1, cfg.optim.beta2)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), cfg.optim.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), cfg.optim.lr, betas=betas)
+        self.images, self.batch = images, batch
+        self.ones, self.zeros = torch.ones(batch), torch.zeros(batch)
+        self(1)
+
+    def __call__(self, steps: int) -> float:
+        bce, batch = nn.functional.binary_cross_entropy_with_logits, self.batch
+        start = time.perf_counter()
+        for _ in range(steps):
+            x = self.images[torch.randint(len(self.images), (batch,))]
+            fake = self.g(torch.randn(batch, self.g.noise_dim))
+            self.opt_d.zero_grad()
+            loss_d = 0.5 * (bce(self.d(x), self.ones) + bce(self.d(fake.detach()), self.zeros))
+            loss_d.backward()
+            self.opt_d.step()
+            self.opt_g.zero_grad()
+            loss_g = bce(self.d(fake), self.ones)
+            loss_g.backward()
+            self.opt_g.step()
+        _ = (loss_d.item(), loss_g.item())
+        return time.perf_counter() - start
+
+
+def counted_flops(loop: Any, batch: int) -> float:
+    """FLOPs per training example of one step of ``loop``, counted by torch's FLOP counter
+    (matrix products and convolutions, forward and backward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        loop(1)
+    return counter.get_total_flops() / batch
+
+
+def conv_gemm_shapes(cfg: Config, shape: tuple[int, int, int], batch: int
+                     ) -> list[tuple[int, int, int]]:
+    """(m, k, n) of the forward products of G's and D's convolutions as im2col GEMMs."""
+    g, d = build_generator(cfg.model, shape), build_discriminator(cfg.model, shape)
+    shapes: list[tuple[int, int, int]] = []
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        if isinstance(module, nn.ConvTranspose2d):
+            b, c, h, w = inputs[0].shape
+            k = module.kernel_size[0] * module.kernel_size[1]
+            shapes.append((b * h * w, c, module.out_channels * k))
+        elif isinstance(module, nn.Conv2d):
+            b, _, h, w = out.shape
+            k = module.kernel_size[0] * module.kernel_size[1]
+            shapes.append((b * h * w, module.in_channels * k, module.out_channels))
+        elif isinstance(module, nn.Linear):
+            shapes.append((inputs[0].shape[0], module.in_features, module.out_features))
+
+    hooks = [m.register_forward_hook(record) for net in (g, d) for m in net.modules()]
+    with torch.no_grad():
+        d(g(g.sample_noise(batch)))
+    for h in hooks:
+        h.remove()
+    return shapes
+
+
+def check_benchable(cfg: Config, pixels: int) -> None:
+    """Refuse what the plain loops do not implement, rather than compare unlike models."""
+    from gankit.errors import ConfigError
+
+    m = cfg.model
+    paper_mlp = (m.arch == "mlp" and m.noise_dim == 100 and list(m.g_hidden) == [1200, 1200]
+                 and list(m.d_units) == [240, 240] and m.d_pieces == 5 and pixels == 784)
+    if cfg.condition.classes or cfg.game.name != "gan" or not (paper_mlp or m.arch == "dcgan"):
+        raise ConfigError("gankit bench compares gankit with a plain loop of the paper-mnist "
+                          "MLP or of a DCGAN (model.arch = 'dcgan'), unconditional, on MNIST; "
+                          "use --preset paper-mnist or --preset dcgan-mnist")
+
+
 def players(cfg: Config, shape: tuple[int, int, int]) -> tuple[Player, Player]:
     g = build_generator(cfg.model, shape)
     d = build_discriminator(cfg.model, shape)
@@ -250,13 +338,25 @@ def run(rounds: int = 6, steps: int = 120, batches: tuple[int, ...] = (50, 100, 
         torch.set_num_threads(cfg.speed.threads)
     images, source = load_images(data_dir)
     pixels = math.prod(images.shape[1:])
-    flops = flops_per_sample(cfg, pixels)
+    check_benchable(cfg, pixels)
+    conv = cfg.model.arch == "dcgan"
+    if conv:
+        images = images * 2 - 1  # the DCGAN's tanh range
+
+    def plain_at(batch: int) -> Any:
+        return PlainConvLoop(cfg, images, batch) if conv else PlainLoop(images, batch)
+
     bs = cfg.train.batch_size
     chunk = max(1, steps // rounds)
-    probe = MatmulProbe(model_gemm_shapes(cfg, pixels, bs))
+    plain, ours = plain_at(bs), GankitLoop(cfg, images, bs)
+    if conv:
+        flops = {"useful": counted_flops(ours, bs), "plain_loop": counted_flops(plain, bs)}
+        probe = MatmulProbe(conv_gemm_shapes(cfg, tuple(images.shape[1:]), bs))
+    else:
+        flops = flops_per_sample(cfg, pixels)
+        probe = MatmulProbe(model_gemm_shapes(cfg, pixels, bs))
     square = MatmulProbe([(512, 512, 512)])
-    contestants = {"plain": PlainLoop(images, bs), "gankit": GankitLoop(cfg, images, bs),
-                   "mm": probe, "mm512": square}
+    contestants = {"plain": plain, "gankit": ours, "mm": probe, "mm512": square}
     if bf16_matmul_supported():
         contestants["mm512_bf16"] = square_bf16 = MatmulProbe([(512, 512, 512)], torch.bfloat16)
     t = race(contestants, chunk, rounds)
@@ -284,7 +384,7 @@ def run(rounds: int = 6, steps: int = 120, batches: tuple[int, ...] = (50, 100, 
     curve = []
     for b in batches:
         n = max(2, chunk * bs // b)
-        tb = race({"plain": PlainLoop(images, b), "gankit": GankitLoop(cfg, images, b)}, n, 2)
+        tb = race({"plain": plain_at(b), "gankit": GankitLoop(cfg, images, b)}, n, 2)
         p, o = (2 * n * b / sum(tb[k]) for k in ("plain", "gankit"))
         curve.append({"batch": b, "plain_samples_per_s": p, "gankit_samples_per_s": o,
                       "ratio": o / p})
