@@ -332,9 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
-        code = args.func(args)
-        distributed.leave_together()
-        return code
+        return distributed.leave_together(args.func(args))
     except GankitError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
         return exc.exit_code

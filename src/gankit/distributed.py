@@ -9,6 +9,7 @@ compute the 1-process update. Only rank 0 writes files. Backend: NCCL on CUDA, G
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -110,16 +111,23 @@ def from_env() -> DistContext:
     return DistContext(rank, world, local)
 
 
-def leave_together() -> None:
-    """Wait for every rank, then close the process group (a no-op in 1-process runs).
+def leave_together(code: int) -> int:
+    """In a multi-process run: wait for every rank, then end this process at once with ``code``
+    (a no-op returning ``code`` in 1-process runs).
 
-    Without it a rank that finished early exits while rank 0 still writes the checkpoint and
-    report, and Gloo's teardown in that process has aborted it ("terminate called without an
-    active exception"), failing a run whose work was done.
+    The barrier keeps a rank that finished early from exiting while rank 0 still writes the
+    checkpoint and report. Ending with ``os._exit`` then skips the interpreter's teardown, where
+    Gloo's and the process group's C++ objects were destroyed in an order that aborted a rank
+    now and then ("terminate called without an active exception") after its work was done,
+    and failed the job. Everything gankit writes is closed by then (files are written whole
+    and closed; the metrics log is opened per line), so only stdio needs flushing.
     """
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
-        dist.destroy_process_group()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def broadcast_str(text: str) -> str:
