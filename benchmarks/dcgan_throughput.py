@@ -30,9 +30,8 @@ import torch
 import torch.nn.functional as F
 from interleaved import compare
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
-from gankit.bench import bf16_matmul_supported
+from gankit.bench import bf16_matmul_supported, counted_flops, matmul_rate
 from gankit.config import build_config
 from gankit.data import load_for_model
 from gankit.runs import create_run_dir
@@ -101,23 +100,13 @@ def gankit_trainer(steps: int, channels_last: bool, data_dir: str, sets: list[st
 
 def flops_per_sample(images: torch.Tensor, data_dir: str) -> dict[str, float]:
     """FLOPs of one training step per real sample: the plain loop and gankit's step."""
-    with FlopCounterMode(display=False) as plain:
-        plain_loop(images, 1, False)
-    with FlopCounterMode(display=False) as ours:
-        gankit_trainer(1, False, data_dir, [])
-    return {"plain_mflop_per_sample": plain.get_total_flops() / 128 / 1e6,
-            "gankit_mflop_per_sample": ours.get_total_flops() / 128 / 1e6}
+    plain = counted_flops(lambda steps: plain_loop(images, steps, False), 128)
+    ours = counted_flops(lambda steps: gankit_trainer(steps, False, data_dir, []), 128)
+    return {"plain_mflop_per_sample": plain / 1e6, "gankit_mflop_per_sample": ours / 1e6}
 
 
-def matmul_gflops(dtype: torch.dtype, seconds: float = 1.0) -> float:
-    """torch.mm at the shape of D's largest convolution as a product (batch*7*7, 64*16, 128)."""
-    a, b = torch.randn(128 * 49, 64 * 16, dtype=dtype), torch.randn(64 * 16, 128, dtype=dtype)
-    a @ b
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        n += 1
-    return 2 * a.shape[0] * a.shape[1] * b.shape[1] * n / (time.perf_counter() - start) / 1e9
+# D's largest convolution as a product: (batch * 7 * 7, 64 * 4 * 4, 128)
+D_LARGEST_GEMM = (128 * 49, 64 * 16, 128)
 
 
 def main() -> None:
@@ -138,9 +127,9 @@ def main() -> None:
     cfg = build_config("dcgan-mnist", sets=[f"data.data_dir={data_dir!r}"])
     images = load_for_model(cfg.data, "tanh").images
     arithmetic = flops_per_sample(images, data_dir)
-    arithmetic["matmul_gflops_fp32"] = matmul_gflops(torch.float32)
+    arithmetic["matmul_gflops_fp32"] = matmul_rate([D_LARGEST_GEMM], 1.0)
     if bf16_matmul_supported():
-        arithmetic["matmul_gflops_bf16"] = matmul_gflops(torch.bfloat16)
+        arithmetic["matmul_gflops_bf16"] = matmul_rate([D_LARGEST_GEMM], 1.0, torch.bfloat16)
     print(f"work per training sample: plain loop {arithmetic['plain_mflop_per_sample']:.1f} "
           f"MFLOP, gankit {arithmetic['gankit_mflop_per_sample']:.1f} (fresh noise for G's step)")
     for kind in ("fp32", "bf16"):

@@ -101,9 +101,10 @@ class MatmulProbe:
         return time.perf_counter() - start
 
 
-def matmul_rate(shapes: list[tuple[int, int, int]], seconds: float = 0.3) -> float:
-    """fp32 GFLOP/s of torch.mm over (m, k, n) shapes, each weighted by its FLOPs."""
-    probe, steps, spent = MatmulProbe(shapes), 0, 0.0
+def matmul_rate(shapes: list[tuple[int, int, int]], seconds: float = 0.3,
+                dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of torch.mm over (m, k, n) shapes (fp32 unless told), weighted by their FLOPs."""
+    probe, steps, spent = MatmulProbe(shapes, dtype), 0, 0.0
     while spent < seconds:
         spent += probe(1)
         steps += 1
