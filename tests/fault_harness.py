@@ -57,16 +57,16 @@ def _install(kind: str | None, at: int, at2: int, frac: float, counts: dict[str,
 
     import gankit.checkpoint as ckpt_mod
     import gankit.runs as runs_mod
-    from gankit.schedules import SCHEDULES
+    import gankit.trainer as trainer_mod
 
     armed = {"sigint2": False}
 
     def die() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
-    for name, fn in list(SCHEDULES.items()):
-        def counted(*args, _fn=fn, **kwargs):
-            out = _fn(*args, **kwargs)
+    def counted_step(step):
+        def counted(*args, **kwargs):
+            out = step(*args, **kwargs)
             counts["steps"] += 1
             if counts["steps"] == at:
                 if kind == "step":
@@ -77,7 +77,11 @@ def _install(kind: str | None, at: int, at2: int, frac: float, counts: dict[str,
                     os.kill(os.getpid(), signal.SIGINT)
                     armed["sigint2"] = True
             return out
-        SCHEDULES[name] = counted
+        return counted
+
+    # Count every training step, whichever step function the config selects (fused or not).
+    build_step = trainer_mod.build_step
+    trainer_mod.build_step = lambda *a, **k: counted_step(build_step(*a, **k))
 
     target = os.path.realpath(ckpt_mod.__file__)
     lines_since_armed = [0]

@@ -187,8 +187,9 @@ class FusedSimultaneousStep:
                               out=buf(f"z{i}", lin.out_features, 2 * n, like=x))
             pre = pre.view(mo.units, mo.pieces, 2 * n)
             a = torch.amax(pre, 1, out=buf(f"a{i}", mo.units, 2 * n, like=x))
-            ties.append(torch.eq(pre, a.unsqueeze(1),
-                                 out=buf(f"e{i}", *pre.shape, like=x, dtype=torch.bool)))
+            # 1.0 where a piece is maximal, else 0.0: held as floats, since the backward's
+            # count and product would otherwise convert a bool tensor twice (3x the time).
+            ties.append(torch.eq(pre, a.unsqueeze(1), out=buf(f"e{i}", *pre.shape, like=x)))
             m = drawn[i + 1].t()
             masks.append(m)
             hts.append(a.mul_(m))
@@ -214,7 +215,7 @@ class FusedSimultaneousStep:
         dzs: list[Tensor] = [None] * len(maxouts)  # type: ignore[list-item]
         for i in reversed(range(len(maxouts))):
             mo = maxouts[i]
-            dh = dh / ties[i].sum(1, dtype=x.dtype)  # 1 piece, unless tied
+            dh = dh / ties[i].sum(1)  # 1 piece, unless tied
             dz = torch.mul(ties[i], dh.unsqueeze(1), out=buf(f"dz{i}", *ties[i].shape, like=x))
             dzs[i] = dz = dz.view(mo.linear.out_features, 2 * n)
             if i > 0:
