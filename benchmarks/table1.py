@@ -13,7 +13,10 @@ counted in the budgets. Prints one line per budget and writes RUN/table1.json.
     python benchmarks/table1.py --continue --budgets 120 180 --out runs/table1
 
 ``--continue`` extends a finished table: it resumes RUN's run from its last budget (with the
-run's saved config) and adds rows for the budgets beyond it.
+run's saved config) and adds rows for the budgets beyond it. A run stopped between budgets
+(a session ending) has trained past its last row without that time being counted; its newer
+checkpoints are moved to RUN/beyond-<M>min/ and training resumes at the budget's checkpoint,
+so every budget stays exact (resumption is bit-exact, so the steps are simply redone).
 
 Each budget's checkpoint is also copied to RUN/budgets/MINUTESmin, so that other metrics
 (`gankit evaluate RUN/budgets/30min --metrics fid,kid,pr,score,modes`) can be taken later.
@@ -34,7 +37,7 @@ import torch
 
 import gankit
 from gankit.api import for_display
-from gankit.checkpoint import resolve
+from gankit.checkpoint import LATEST, list_checkpoints, read_checkpoint, resolve
 from gankit.data import load_dataset
 from gankit.metrics.parzen import parzen_protocol
 from gankit.trainer import Callback, Trainer
@@ -55,6 +58,24 @@ class TimeBudget(Callback):
         if not self.sent and time.process_time() >= self.deadline:
             self.sent = True
             os.kill(os.getpid(), signal.SIGTERM)
+
+
+def rewind_to_budget(run: Path, row: dict[str, Any]) -> bool:
+    """Make the checkpoint of ``row``'s budget the run's newest again; True if it was not.
+
+    Checkpoints written after that budget are moved (never deleted) to RUN/beyond-<M>min/.
+    """
+    newest, _ = resolve(run)
+    if read_checkpoint(newest)[1]["step"] == row["step"]:
+        return False
+    label = f"{row['budget_min']:g}min"
+    root, aside = run / "checkpoints", run / f"beyond-{label}"
+    aside.mkdir(exist_ok=True)
+    for folder in list_checkpoints(root):
+        shutil.move(folder, aside / folder.name)
+    shutil.copytree(run / "budgets" / label, root / f"budget-{label}")
+    (root / LATEST).write_text(f"budget-{label}\n", "utf-8")
+    return True
 
 
 def main() -> None:
@@ -83,6 +104,10 @@ def main() -> None:
         rows = json.loads((args.out / "table1.json").read_text("utf-8"))
         spent, wall = rows[-1]["cpu_s"], rows[-1]["wall_s"]
         args.preset, args.sets = rows[0]["preset"], rows[0]["sets"]
+        if rewind_to_budget(args.out, rows[-1]):
+            print(f"resuming at the {rows[-1]['budget_min']:g}-minute budget (step "
+                  f"{rows[-1]['step']}); later checkpoints moved to "
+                  f"{args.out / ('beyond-' + format(rows[-1]['budget_min'], 'g') + 'min')}")
     for minutes in sorted(b for b in args.budgets if not rows or b > rows[-1]["budget_min"]):
         budget = TimeBudget(minutes * 60 - spent)
         start, start_wall = time.process_time(), time.perf_counter()

@@ -1,0 +1,45 @@
+"""benchmarks/table1.py --continue resumes at its last budget, not past it: a run stopped
+between budgets (a session ending) must not carry uncounted training into the next budget."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import torch
+from helpers import tiny_config
+
+from gankit.api import resume, train
+from gankit.checkpoint import read_checkpoint, resolve
+
+_SPEC = importlib.util.spec_from_file_location(
+    "table1", Path(__file__).resolve().parents[1] / "benchmarks" / "table1.py")
+table1 = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(table1)
+
+
+def test_continue_rewinds_to_the_last_budget_and_redoes_the_steps_exactly(tmp_path):
+    run = tmp_path / "run"
+    train(config=tiny_config("train.epochs=1"), out=run, progress=False)
+    budget, _ = resolve(run)  # what the table's last row scored
+    step = read_checkpoint(budget)[1]["step"]
+    shutil.copytree(budget, run / "budgets" / "1min")
+    row = {"budget_min": 1.0, "step": step}
+    assert not table1.rewind_to_budget(run, row)  # nothing past the budget: nothing moved
+
+    resume(run, epochs=3, progress=False)  # the session went on past the budget, uncounted
+    past, _ = resolve(run)
+    past_tensors, past_state = read_checkpoint(past)
+    assert past_state["step"] > step
+
+    assert table1.rewind_to_budget(run, row)
+    now, _ = resolve(run)
+    assert now.name == "budget-1min" and read_checkpoint(now)[1]["step"] == step
+    kept = run / "beyond-1min" / past.name  # moved aside, never deleted
+    assert read_checkpoint(kept)[1]["step"] == past_state["step"]
+
+    resume(run, epochs=3, progress=False)  # the steps are redone, bit for bit
+    again_tensors, again_state = read_checkpoint(resolve(run)[0])
+    assert again_state["step"] == past_state["step"]
+    assert all(torch.equal(again_tensors[k], past_tensors[k]) for k in past_tensors)
