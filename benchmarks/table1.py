@@ -15,8 +15,8 @@ counted in the budgets. Prints one line per budget and writes RUN/table1.json.
 ``--continue`` extends a finished table: it resumes RUN's run from its last budget (with the
 run's saved config) and adds rows for the budgets beyond it. A run stopped between budgets
 (a session ending) has trained past its last row without that time being counted; its newer
-checkpoints are moved to RUN/beyond-<M>min/ and training resumes at the budget's checkpoint,
-so every budget stays exact (resumption is bit-exact, so the steps are simply redone).
+checkpoints are moved to RUN/beyond-<M>min-step-<S>/ and training resumes at the budget's
+checkpoint, so every budget stays exact (resumption is bit-exact: the steps are redone).
 
 Each budget's checkpoint is also copied to RUN/budgets/MINUTESmin, so that other metrics
 (`gankit evaluate RUN/budgets/30min --metrics fid,kid,pr,score,modes`) can be taken later.
@@ -60,22 +60,24 @@ class TimeBudget(Callback):
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-def rewind_to_budget(run: Path, row: dict[str, Any]) -> bool:
-    """Make the checkpoint of ``row``'s budget the run's newest again; True if it was not.
+def rewind_to_budget(run: Path, row: dict[str, Any]) -> Path | None:
+    """Make the checkpoint of ``row``'s budget the run's newest again.
 
-    Checkpoints written after that budget are moved (never deleted) to RUN/beyond-<M>min/.
+    Checkpoints written after that budget are moved (never deleted) to a folder of their own,
+    RUN/beyond-<M>min-step-<newest step>/, which is returned; None if there were none.
     """
     newest, _ = resolve(run)
-    if read_checkpoint(newest)[1]["step"] == row["step"]:
-        return False
+    newest_step = read_checkpoint(newest)[1]["step"]
+    if newest_step == row["step"]:
+        return None
     label = f"{row['budget_min']:g}min"
-    root, aside = run / "checkpoints", run / f"beyond-{label}"
-    aside.mkdir(exist_ok=True)
+    root, aside = run / "checkpoints", run / f"beyond-{label}-step-{newest_step}"
+    aside.mkdir()
     for folder in list_checkpoints(root):
         shutil.move(folder, aside / folder.name)
     shutil.copytree(run / "budgets" / label, root / f"budget-{label}")
     (root / LATEST).write_text(f"budget-{label}\n", "utf-8")
-    return True
+    return aside
 
 
 def main() -> None:
@@ -104,10 +106,10 @@ def main() -> None:
         rows = json.loads((args.out / "table1.json").read_text("utf-8"))
         spent, wall = rows[-1]["cpu_s"], rows[-1]["wall_s"]
         args.preset, args.sets = rows[0]["preset"], rows[0]["sets"]
-        if rewind_to_budget(args.out, rows[-1]):
+        aside = rewind_to_budget(args.out, rows[-1])
+        if aside:
             print(f"resuming at the {rows[-1]['budget_min']:g}-minute budget (step "
-                  f"{rows[-1]['step']}); later checkpoints moved to "
-                  f"{args.out / ('beyond-' + format(rows[-1]['budget_min'], 'g') + 'min')}")
+                  f"{rows[-1]['step']}); later checkpoints moved to {aside}")
     for minutes in sorted(b for b in args.budgets if not rows or b > rows[-1]["budget_min"]):
         budget = TimeBudget(minutes * 60 - spent)
         start, start_wall = time.process_time(), time.perf_counter()

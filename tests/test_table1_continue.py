@@ -3,20 +3,15 @@ between budgets (a session ending) must not carry uncounted training into the ne
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-from pathlib import Path
 
 import torch
-from helpers import tiny_config
+from helpers import load_benchmark, tiny_config
 
 from gankit.api import resume, train
 from gankit.checkpoint import read_checkpoint, resolve
 
-_SPEC = importlib.util.spec_from_file_location(
-    "table1", Path(__file__).resolve().parents[1] / "benchmarks" / "table1.py")
-table1 = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(table1)
+table1 = load_benchmark("table1")
 
 
 def test_continue_rewinds_to_the_last_budget_and_redoes_the_steps_exactly(tmp_path):
@@ -33,10 +28,11 @@ def test_continue_rewinds_to_the_last_budget_and_redoes_the_steps_exactly(tmp_pa
     past_tensors, past_state = read_checkpoint(past)
     assert past_state["step"] > step
 
-    assert table1.rewind_to_budget(run, row)
+    aside = table1.rewind_to_budget(run, row)
+    assert aside == run / f"beyond-1min-step-{past_state['step']}"
     now, _ = resolve(run)
     assert now.name == "budget-1min" and read_checkpoint(now)[1]["step"] == step
-    kept = run / "beyond-1min" / past.name  # moved aside, never deleted
+    kept = aside / past.name  # moved aside, never deleted
     assert read_checkpoint(kept)[1]["step"] == past_state["step"]
 
     resume(run, epochs=3, progress=False)  # the steps are redone, bit for bit
