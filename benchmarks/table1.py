@@ -11,12 +11,15 @@ counted in the budgets. Prints one line per budget and writes RUN/table1.json.
     python benchmarks/table1.py --budgets 10 30 60 --out runs/table1 [--seed 0]
         [--preset dcgan-mnist] [--threads 1] [--set optim.name='"adam"' ...]
     python benchmarks/table1.py --continue --budgets 120 180 --out runs/table1
+        [--set speed.step='"fused"' ...]
 
 ``--continue`` extends a finished table: it resumes RUN's run from its last budget (with the
-run's saved config) and adds rows for the budgets beyond it. A run stopped between budgets
-(a session ending) has trained past its last row without that time being counted; its newer
-checkpoints are moved to RUN/beyond-<M>min-step-<S>/ and training resumes at the budget's
-checkpoint, so every budget stays exact (resumption is bit-exact: the steps are redone).
+run's saved config; only speed.* may be changed, as for `gankit train --resume`) and adds rows
+for the budgets beyond it; each row records the speed settings it ran with. A run stopped
+between budgets (a session ending) has trained past its last row without that time being
+counted; its newer checkpoints are moved to RUN/beyond-<M>min-step-<S>/ and training resumes
+at the budget's checkpoint, so every budget stays exact (resumption is bit-exact: the steps are
+redone).
 
 Each budget's checkpoint is also copied to RUN/budgets/MINUTESmin, so that other metrics
 (`gankit evaluate RUN/budgets/30min --metrics fid,kid,pr,score,modes`) can be taken later.
@@ -95,17 +98,17 @@ def main() -> None:
     ap.add_argument("--continue", dest="extend", action="store_true",
                     help="extend RUN/table1.json: resume its run for the budgets beyond its last")
     args = ap.parse_args()
-    if args.extend and args.sets:
-        ap.error("--continue resumes the run with its saved config; drop --set")
+    if args.extend and any(not s.startswith("speed.") for s in args.sets):
+        ap.error("--continue resumes the run with its saved config; only speed.* may be set")
     if args.threads:
         torch.set_num_threads(args.threads)
     valid = load_dataset("mnist", "valid", args.data_dir).flat()
     test = load_dataset("mnist", "test", args.data_dir).flat()
-    rows, spent, wall = [], 0.0, 0.0
+    rows, spent, wall, resume_sets = [], 0.0, 0.0, []
     if args.extend:
         rows = json.loads((args.out / "table1.json").read_text("utf-8"))
         spent, wall = rows[-1]["cpu_s"], rows[-1]["wall_s"]
-        args.preset, args.sets = rows[0]["preset"], rows[0]["sets"]
+        resume_sets, args.preset, args.sets = args.sets, rows[0]["preset"], rows[0]["sets"]
         aside = rewind_to_budget(args.out, rows[-1])
         if aside:
             print(f"resuming at the {rows[-1]['budget_min']:g}-minute budget (step "
@@ -120,7 +123,8 @@ def main() -> None:
             result = gankit.train(args.preset, out=args.out, sets=sets, progress=False,
                                   callbacks=[budget])
         else:
-            result = gankit.resume(args.out, progress=False, callbacks=[budget])
+            result = gankit.resume(args.out, sets=resume_sets, progress=False,
+                                   callbacks=[budget])
         spent += time.process_time() - start
         wall += time.perf_counter() - start_wall
         checkpoint, _ = resolve(args.out)
@@ -131,7 +135,8 @@ def main() -> None:
         row = {"preset": args.preset, "sets": args.sets, "budget_min": minutes,
                "cpu_s": round(spent, 1), "wall_s": round(wall, 1), "epoch": result.epoch,
                "step": result.step, "parzen_mean": r.mean, "parzen_se": r.se, "sigma": r.sigma,
-               "load_avg_1min": os.getloadavg()[0], "torch_threads": torch.get_num_threads()}
+               "load_avg_1min": os.getloadavg()[0], "torch_threads": torch.get_num_threads(),
+               "speed": read_checkpoint(checkpoint)[1]["config"]["speed"]}
         rows.append(row)
         print(f"{minutes:g} min: epoch {result.epoch}, step {result.step}: "
               f"{r.mean:.1f} +- {r.se:.1f} nats (sigma {r.sigma:.4f}); "

@@ -33,6 +33,31 @@ def test_resume_is_bit_identical(tmp_path, schedule):
     assert sa["step"] == sb["step"] and sa["epoch"] == sb["epoch"] == 2
 
 
+def test_resume_may_switch_the_step_and_nothing_else(tmp_path):
+    """Switching speed.step mid-run continues the same update: the fused continuation stays
+    within float32 rounding of the autograd one, and the switch is recorded."""
+    import shutil
+
+    train(config=tiny_config("speed.step='autograd'", "train.epochs=1"), out=tmp_path / "a",
+          progress=False)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    before = {p: p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    with pytest.raises(GankitError, match="optim.lr=0.5 cannot change a resumed run"):
+        resume(tmp_path / "a", epochs=2, sets=["optim.lr=0.5"], progress=False)
+    assert {p: p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()} == before
+
+    resume(tmp_path / "a", epochs=2, progress=False)
+    resume(tmp_path / "b", epochs=2, sets=["speed.step='fused'"], progress=False)
+    a, sa = _weights(tmp_path / "a")
+    b, sb = _weights(tmp_path / "b")
+    assert sa["config"]["speed"]["step"] == "autograd" and sb["config"]["speed"]["step"] == "fused"
+    assert sa["step"] == sb["step"] > 0
+    moved = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert 0 < moved < 1e-6  # other rounding, the same update
+    resumed = [r for r in read_metrics(tmp_path / "b") if r.get("event") == "resumed"]
+    assert resumed[-1]["speed"]["step"] == "fused"
+
+
 def test_sigint_mid_epoch_checkpoints_and_resumes_bit_identical(tmp_path, monkeypatch):
     cfg = tiny_config("train.epochs=1")
     train(config=cfg, out=tmp_path / "whole", progress=False)

@@ -17,7 +17,7 @@ from torch import nn
 
 from gankit import checkpoint as ckpt
 from gankit import distributed
-from gankit.config import Config, build_config, merge
+from gankit.config import Config, build_config, merge, parse_set
 from gankit.data.ranges import to_unit
 from gankit.errors import CheckpointError, GankitError
 from gankit.nets import build_generator
@@ -52,10 +52,24 @@ def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None =
                        callbacks=[*(callbacks or []), *view_callbacks(cfg)], dist=ctx).fit()
 
 
+# What a resumed run may change: how fast its steps run, never what they compute.
+RESUME_SECTIONS = ("speed",)
+
+
 def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
-           device: str | None = None, progress: bool = True,
+           device: str | None = None, sets: Sequence[str] = (), progress: bool = True,
            callbacks: list[Callback] | None = None) -> TrainResult:
-    """Continue a run from its newest intact checkpoint; ``epochs`` may extend it."""
+    """Continue a run from its newest intact checkpoint; ``epochs`` may extend it.
+
+    ``sets`` (``speed.KEY=VALUE``) may switch the step, threads or compilation for the rest of
+    the run: each is the same update up to float rounding. The settings used from then on are
+    in the checkpoints written after it and in the log's ``resumed`` line.
+    """
+    for assignment in sets:
+        if parse_set(assignment).keys() - set(RESUME_SECTIONS):
+            raise GankitError(f"--set {assignment} cannot change a resumed run (only "
+                              f"{', '.join(s + '.*' for s in RESUME_SECTIONS)} may); start a "
+                              "new run with --set instead")
     ctx = distributed.from_env()
     root = run_dir_of(run_dir)
     with RunLock(root) if ctx.is_main else contextlib.nullcontext():
@@ -68,6 +82,8 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
         if device is not None:
             changes["device"] = device
         cfg = merge(cfg, {"train": changes}, "resume options")
+        for assignment in sets:
+            cfg = merge(cfg, parse_set(assignment), f"--set {assignment}")
         callbacks = [*(callbacks or []), *_config_callbacks(cfg), *view_callbacks(cfg)]
         return Trainer(cfg, root, resume_from=path, progress=progress, callbacks=callbacks,
                        dist=ctx).fit()

@@ -24,14 +24,14 @@ def _train(args: argparse.Namespace) -> int:
         return distributed.launch(args.nproc, _without_nproc(args.argv))
     if args.resume:
         clashes = [flag for flag, value in (("--preset", args.preset), ("--config", args.config),
-                                            ("--set", args.set), ("--out", args.out),
-                                            ("--seed", args.seed), ("--data-dir", args.data_dir))
-                   if value]
+                                            ("--out", args.out), ("--seed", args.seed),
+                                            ("--data-dir", args.data_dir)) if value]
         if clashes:
             raise GankitError(f"--resume continues a run with its saved config; drop "
-                              f"{', '.join(clashes)} (only --epochs and --device may change)")
+                              f"{', '.join(clashes)} (only --epochs, --device and --set "
+                              "speed.* may change)")
         result = api.resume(args.resume, epochs=args.epochs, device=args.device,
-                            progress=not args.quiet)
+                            sets=args.set or (), progress=not args.quiet)
     else:
         sets = list(args.set or [])
         sets += [f"train.{k}={v!r}" if isinstance(v, str) else f"train.{k}={v}"
@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", help="a preset from `gankit presets` (default: paper-mnist)")
     t.add_argument("--config", type=_path, help="a TOML file overriding the preset")
     t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
-                   help="override one config value (repeatable)")
+                   help="override one config value (repeatable; with --resume only speed.*)")
     t.add_argument("--out", type=_path, help="run directory (default: runs/<preset>-<time>)")
     t.add_argument("--epochs", type=int, help="epochs to train (0: until stopped)")
     t.add_argument("--seed", type=int)

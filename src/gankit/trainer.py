@@ -11,7 +11,7 @@ import math
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +278,8 @@ class Trainer:
         self.last_checkpoint = path
         self.metrics.truncate_after(self.step)
         self.metrics.write({"event": "resumed", "step": self.step, "epoch": self.epoch,
-                            "checkpoint": path.name})
+                            "checkpoint": path.name,
+                            "speed": asdict(self.cfg.speed)})
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint (rank 0 only: the state is the same on every rank)."""
