@@ -6,7 +6,8 @@ the wall-clock time is recorded beside it. One run is trained; when its training
 each budget it is stopped (a
 checkpoint is written, as for Ctrl-C), 10,000 samples are scored by the paper's Parzen protocol
 on the MNIST test set, and training resumes exactly where it stopped. Evaluation time is not
-counted in the budgets. Prints one line per budget and writes RUN/table1.json.
+counted in the budgets. Prints one line per budget and writes RUN/table1.json. Stopped from
+outside (Ctrl-C, kill) it writes no row for the budget it was running toward.
 
     python benchmarks/table1.py --budgets 10 30 60 --out runs/table1 [--seed 0]
         [--preset dcgan-mnist] [--threads 1] [--set optim.name='"adam"' ...]
@@ -127,6 +128,11 @@ def main() -> None:
                                    callbacks=[budget])
         spent += time.process_time() - start
         wall += time.perf_counter() - start_wall
+        if not budget.sent:  # stopped from outside (Ctrl-C, kill): this budget was not reached
+            print(f"stopped before the {minutes:g}-minute budget (step {result.step}); no row "
+                  f"written; `--continue` resumes at the {rows[-1]['budget_min']:g}-minute one"
+                  if rows else "stopped before the first budget; no row written", flush=True)
+            return
         checkpoint, _ = resolve(args.out)
         shutil.copytree(checkpoint, args.out / "budgets" / f"{minutes:g}min", dirs_exist_ok=True)
         # In [0, 1] like the test images, whatever the model's output range (tanh for DCGAN).
