@@ -39,3 +39,33 @@ def test_continue_rewinds_to_the_last_budget_and_redoes_the_steps_exactly(tmp_pa
     again_tensors, again_state = read_checkpoint(resolve(run)[0])
     assert again_state["step"] == past_state["step"]
     assert all(torch.equal(again_tensors[k], past_tensors[k]) for k in past_tensors)
+
+
+def test_a_run_stopped_from_outside_writes_no_row(tmp_path, monkeypatch, capsys):
+    """A kill before the budget is reached must not record a row for it (once, a kill did)."""
+    import json
+    import sys
+    from types import SimpleNamespace
+
+    import gankit
+
+    stopped = SimpleNamespace(step=7, epoch=0)  # returned without the budget having fired
+    monkeypatch.setattr(table1, "load_dataset", lambda *a, **k: SimpleNamespace(flat=list))
+    monkeypatch.setattr(gankit, "train", lambda *a, **k: stopped)
+    monkeypatch.setattr(gankit, "resume", lambda *a, **k: stopped)
+    monkeypatch.setattr(table1, "rewind_to_budget", lambda run, row: None)
+    run = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["table1.py", "--budgets", "10", "--out", str(run)])
+    table1.main()
+    assert not (run / "table1.json").exists()
+    assert "stopped before the first budget" in capsys.readouterr().out
+
+    run.mkdir()
+    table = json.dumps([{"preset": "paper-mnist", "sets": [], "budget_min": 10.0,
+                         "cpu_s": 600.0, "wall_s": 610.0, "step": 5}]) + "\n"
+    (run / "table1.json").write_text(table)
+    monkeypatch.setattr(sys, "argv", ["table1.py", "--continue", "--budgets", "20", "--out",
+                                      str(run)])
+    table1.main()
+    assert (run / "table1.json").read_text() == table
+    assert "stopped before the 20-minute budget" in capsys.readouterr().out
