@@ -40,9 +40,10 @@ from typing import Any
 import torch
 
 import gankit
-from gankit.api import for_display
+from gankit.api import for_display, resume_overrides
 from gankit.checkpoint import LATEST, list_checkpoints, read_checkpoint, resolve
 from gankit.data import load_dataset
+from gankit.errors import GankitError
 from gankit.metrics.parzen import parzen_protocol
 from gankit.trainer import Callback, Trainer
 
@@ -99,8 +100,11 @@ def main() -> None:
     ap.add_argument("--continue", dest="extend", action="store_true",
                     help="extend RUN/table1.json: resume its run for the budgets beyond its last")
     args = ap.parse_args()
-    if args.extend and any(not s.startswith("speed.") for s in args.sets):
-        ap.error("--continue resumes the run with its saved config; only speed.* may be set")
+    if args.extend:
+        try:  # refused before any checkpoint is moved, not when the run resumes
+            resume_overrides(args.sets)
+        except GankitError as exc:
+            ap.error(str(exc))
     if args.threads:
         torch.set_num_threads(args.threads)
     valid = load_dataset("mnist", "valid", args.data_dir).flat()

@@ -3,11 +3,15 @@ between budgets (a session ending) must not carry uncounted training into the ne
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
+from types import SimpleNamespace
 
 import torch
 from helpers import load_benchmark, tiny_config
 
+import gankit
 from gankit.api import resume, train
 from gankit.checkpoint import read_checkpoint, resolve
 
@@ -43,12 +47,6 @@ def test_continue_rewinds_to_the_last_budget_and_redoes_the_steps_exactly(tmp_pa
 
 def test_a_run_stopped_from_outside_writes_no_row(tmp_path, monkeypatch, capsys):
     """A kill before the budget is reached must not record a row for it (once, a kill did)."""
-    import json
-    import sys
-    from types import SimpleNamespace
-
-    import gankit
-
     stopped = SimpleNamespace(step=7, epoch=0)  # returned without the budget having fired
     monkeypatch.setattr(table1, "load_dataset", lambda *a, **k: SimpleNamespace(flat=list))
     monkeypatch.setattr(gankit, "train", lambda *a, **k: stopped)

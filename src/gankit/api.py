@@ -65,11 +65,7 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
     the run: each is the same update up to float rounding. The settings used from then on are
     in the checkpoints written after it and in the log's ``resumed`` line.
     """
-    for assignment in sets:
-        if parse_set(assignment).keys() - set(RESUME_SECTIONS):
-            raise GankitError(f"--set {assignment} cannot change a resumed run (only "
-                              f"{', '.join(s + '.*' for s in RESUME_SECTIONS)} may); start a "
-                              "new run with --set instead")
+    overrides = resume_overrides(sets)
     ctx = distributed.from_env()
     root = run_dir_of(run_dir)
     with RunLock(root) if ctx.is_main else contextlib.nullcontext():
@@ -82,11 +78,22 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
         if device is not None:
             changes["device"] = device
         cfg = merge(cfg, {"train": changes}, "resume options")
-        for assignment in sets:
-            cfg = merge(cfg, parse_set(assignment), f"--set {assignment}")
+        for assignment, override in zip(sets, overrides, strict=True):
+            cfg = merge(cfg, override, f"--set {assignment}")
         callbacks = [*(callbacks or []), *_config_callbacks(cfg), *view_callbacks(cfg)]
         return Trainer(cfg, root, resume_from=path, progress=progress, callbacks=callbacks,
                        dist=ctx).fit()
+
+
+def resume_overrides(sets: Sequence[str]) -> list[dict[str, Any]]:
+    """``sets`` parsed, each refused unless a resumed run may take it (RESUME_SECTIONS)."""
+    overrides = [parse_set(assignment) for assignment in sets]
+    for assignment, override in zip(sets, overrides, strict=True):
+        if override.keys() - set(RESUME_SECTIONS):
+            raise GankitError(f"--set {assignment} cannot change a resumed run (only "
+                              f"{', '.join(s + '.*' for s in RESUME_SECTIONS)} may); start a "
+                              "new run with --set instead")
+    return overrides
 
 
 def _config_callbacks(cfg: Config) -> list[Callback]:
