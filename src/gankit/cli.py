@@ -198,6 +198,15 @@ def _figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _average(args: argparse.Namespace) -> int:
+    from gankit.averaging import average_generators
+
+    path = average_generators(args.checkpoints, args.out)
+    print(f"wrote {path}: the generator averaged over {len(args.checkpoints)} checkpoints; "
+          f"score it with `gankit evaluate {args.out}`")
+    return 0
+
+
 def _path(text: str) -> Path:
     if "\x00" in text:
         raise argparse.ArgumentTypeError(f"{text!r} holds a NUL character, which no path can")
@@ -284,6 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_figures)
+
+    a = sub.add_parser("average", help="one generator averaged over several checkpoints "
+                       "(Polyak averaging), to sample and evaluate")
+    a.add_argument("checkpoints", type=_path, nargs="+",
+                   help="checkpoint folders (or run directories) of one configuration")
+    a.add_argument("--out", type=_path, required=True,
+                   help="new folder; the average is written to OUT/checkpoints/average")
+    a.set_defaults(func=_average)
 
     c = sub.add_parser("train-classifier",
                        help="train the MNIST classifier that defines FID/KID/PR features")

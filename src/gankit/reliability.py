@@ -60,6 +60,10 @@ def resume_point(path: str | os.PathLike,
                            "first one); starting it again from step 0 with its config.toml"]
     resolved, warnings = ckpt.resolve(path)
     _, state = ckpt.read_checkpoint(resolved)
+    if "averaged_from" in state:
+        raise CheckpointError(f"{resolved} is an average of generators (gankit average) with no "
+                              "discriminator or optimiser state; resume one of the runs it was "
+                              "averaged from")
     return resolved, ckpt.saved_config(state, resolved), warnings
 
 
