@@ -71,7 +71,12 @@ def test_refusals_name_the_problem_and_write_nothing(run, tmp_path):
                  progress=False)
     with pytest.raises(CheckpointError, match=r"model\.g_hidden differ"):
         gankit.average_generators([sources[0], other], tmp_path / "c")
-    assert not any((tmp_path / name).exists() for name in "abc")
+    seed1 = tmp_path / "seed1"
+    gankit.train(config=tiny_config("train.epochs=1", "model.d_init_range=0.1", "train.seed=1"),
+                 out=seed1, progress=False)
+    with pytest.raises(CheckpointError, match=r"train\.seed differ \(1 vs 0\)"):
+        gankit.average_generators([sources[0], seed1], tmp_path / "d")
+    assert not any((tmp_path / name).exists() for name in "abcd")
     kept = tmp_path / "kept"
     kept.mkdir()
     (kept / "notes.txt").write_text("mine")

@@ -20,8 +20,10 @@ from gankit.errors import CheckpointError, GankitError
 from gankit.runs import versions
 
 AVERAGE = "average"
-# What must agree for two generators' weights to mean the same thing.
-_SAME = (("model", None), ("condition", None), ("data", "name"), ("game", "name"))
+# What must agree for two generators' weights to mean the same thing. The seed too: hidden
+# units of independently trained networks do not correspond, so their mean is no generator.
+_SAME = (("model", None), ("condition", None), ("data", "name"), ("game", "name"),
+         ("train", "seed"))
 
 
 def average_generators(sources: Sequence[str | os.PathLike], out: str | os.PathLike) -> Path:
@@ -86,9 +88,9 @@ def _check_compatible(a: Path, sa: dict[str, Any], ta: dict[str, torch.Tensor],
                 diff = next(k for k in sorted(va.keys() | vb.keys()) if va.get(k) != vb.get(k))
                 what, va, vb = f"{section}.{diff}", va.get(diff), vb.get(diff)
             raise CheckpointError(f"cannot average {b} with {a}: their {what} differ ({vb!r} vs "
-                                  f"{va!r}); average checkpoints of one configuration")
+                                  f"{va!r}); average checkpoints of one run")
     shapes_a = {k: tuple(v.shape) for k, v in ta.items() if k.startswith("G/")}
     shapes_b = {k: tuple(v.shape) for k, v in tb.items() if k.startswith("G/")}
     if shapes_a != shapes_b or sa["image_shape"] != sb["image_shape"]:
         raise CheckpointError(f"cannot average {b} with {a}: their generators' tensors differ "
-                              "in name or shape; average checkpoints of one configuration")
+                              "in name or shape; average checkpoints of one run")

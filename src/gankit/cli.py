@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("average", help="one generator averaged over several checkpoints "
                        "(Polyak averaging), to sample and evaluate")
     a.add_argument("checkpoints", type=_path, nargs="+",
-                   help="checkpoint folders (or run directories) of one configuration")
+                   help="checkpoint folders of one run (e.g. RUN/checkpoints/epoch-0*)")
     a.add_argument("--out", type=_path, required=True,
                    help="new folder; the average is written to OUT/checkpoints/average")
     a.set_defaults(func=_average)
