@@ -49,10 +49,10 @@ def main() -> None:
         out = args.run / "averages" / label
         if not out.exists():
             gankit.average_generators(sources, out)
-        averaged, _ = resolve(out)
-        made_from = [m["step"] for m in read_checkpoint(averaged)[1]["averaged_from"]]
-        if made_from != [r["step"] for r in members]:
-            raise SystemExit(f"{out} was averaged from other checkpoints; move it aside")
+        else:  # made by an earlier call: reuse it only if the rule still picks the same members
+            made_from = [m["step"] for m in read_checkpoint(resolve(out)[0])[1]["averaged_from"]]
+            if made_from != [r["step"] for r in members]:
+                raise SystemExit(f"{out} was averaged from other checkpoints; move it aside")
         report, _ = evaluate_checkpoint(out, "parzen", data_dir=args.data_dir, progress=False)
         parzen = report["results"][0]
         result = {"budget_min": row["budget_min"], "epoch": row["epoch"],

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gankit import checkpoint as ckpt
+from gankit.config import Config
 from gankit.errors import CheckpointError, GankitError
 from gankit.runs import versions
 
 AVERAGE = "average"
+_Loaded = tuple[Path, dict[str, torch.Tensor], dict[str, Any], Config]
 # What must agree for two generators' weights to mean the same thing. The seed too: hidden
 # units of independently trained networks do not correspond, so their mean is no generator.
 _SAME = (("model", None), ("condition", None), ("data", "name"), ("game", "name"),
@@ -42,51 +45,53 @@ def average_generators(sources: Sequence[str | os.PathLike], out: str | os.PathL
     if len(loaded) < 2:
         raise GankitError("averaging needs at least two checkpoints; pass several checkpoint "
                           "folders (or run directories) of one run")
-    paths = [path for path, _, _ in loaded]
+    paths = [path for path, *_ in loaded]
     if len(set(paths)) < len(paths):
         twice = next(p for p in paths if paths.count(p) > 1)
         raise GankitError(f"checkpoint {twice} is given twice; pass each checkpoint once")
     loaded.sort(key=lambda item: item[2]["step"])
-    first_path, first_tensors, first_state = loaded[0]
-    for path, tensors, state in loaded[1:]:
-        _check_compatible(first_path, first_state, first_tensors, path, state, tensors)
-    newest_path, newest_tensors, newest_state = loaded[-1]
+    for other in loaded[1:]:
+        _check_compatible(loaded[0], other)
+    _, newest_tensors, newest_state, _ = loaded[-1]
     averaged = {}
     for key, value in newest_tensors.items():
         if not key.startswith("G/"):
             continue
         if value.is_floating_point():
-            total = sum(tensors[key].double() for _, tensors, _ in loaded)
+            total = sum(tensors[key].double() for _, tensors, _, _ in loaded)
             value = (total / len(loaded)).to(value.dtype)
         averaged[key] = value
     state: dict[str, Any] = {
         key: newest_state[key] for key in ("step", "epoch", "config", "image_shape")}
     state["averaged_from"] = [{"checkpoint": str(path), "step": s["step"], "epoch": s["epoch"]}
-                              for path, _, s in loaded]
+                              for path, _, s, _ in loaded]
     state["versions"] = versions()
     return ckpt.save_checkpoint(out / "checkpoints", AVERAGE, averaged, state)
 
 
-def _load(source: str | os.PathLike) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
-    path, tensors, state, _ = ckpt.load_players(
+def _load(source: str | os.PathLike) -> _Loaded:
+    path, tensors, state, cfg = ckpt.load_players(
         source, "gan", "its generators map images, not noise, and are not averaged")
     if "averaged_from" in state:
         raise GankitError(f"{path} is already an average; pass the checkpoints it was made from")
-    return path.resolve(), tensors, state
+    return path.resolve(), tensors, state, cfg
 
 
-def _check_compatible(a: Path, sa: dict[str, Any], ta: dict[str, torch.Tensor],
-                      b: Path, sb: dict[str, Any], tb: dict[str, torch.Tensor]) -> None:
-    """Refuse, in one line, to average generators whose weights do not correspond."""
+def _check_compatible(first: _Loaded, other: _Loaded) -> None:
+    """Refuse, in one line, to average generators whose weights do not correspond.
+
+    Compares the checkpoints' parsed configs, so a key one of them lacks counts at its default.
+    """
+    (a, ta, sa, ca), (b, tb, sb, cb) = first, other
     for section, key in _SAME:
-        va, vb = sa["config"].get(section, {}), sb["config"].get(section, {})
+        va, vb = asdict(getattr(ca, section)), asdict(getattr(cb, section))
         if key is not None:
-            va, vb = va.get(key), vb.get(key)
+            va, vb = va[key], vb[key]
         if va != vb:
             what = f"{section}.{key}" if key else section
-            if key is None and isinstance(va, dict) and isinstance(vb, dict):
-                diff = next(k for k in sorted(va.keys() | vb.keys()) if va.get(k) != vb.get(k))
-                what, va, vb = f"{section}.{diff}", va.get(diff), vb.get(diff)
+            if key is None:
+                diff = next(k for k in va if va[k] != vb[k])
+                what, va, vb = f"{section}.{diff}", va[diff], vb[diff]
             raise CheckpointError(f"cannot average {b} with {a}: their {what} differ ({vb!r} vs "
                                   f"{va!r}); average checkpoints of one run")
     shapes_a = {k: tuple(v.shape) for k, v in ta.items() if k.startswith("G/")}
