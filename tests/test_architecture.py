@@ -33,13 +33,28 @@ def _resolve(name: str, level: int, here: str, is_package: bool) -> str:
     return ".".join([*base, name] if name else base)
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node that can run: all of them but the bodies of ``if TYPE_CHECKING:`` blocks,
+    whose imports only a type checker reads."""
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
 def imports(mods: dict[str, Path] | None = None) -> dict[str, set[str]]:
-    """Each module's imports of other gankit modules, wherever in the file they stand."""
+    """Each module's imports of other gankit modules, wherever in the file they stand (inside
+    functions too; type-checking-only imports excepted)."""
     mods = mods or modules()
     graph: dict[str, set[str]] = {m: set() for m in mods}
     for mod, path in mods.items():
         is_package = path.name == "__init__.py"
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
@@ -126,17 +141,18 @@ def test_the_training_loop_names_no_model():
     assert loop_imports() == {}
 
 
-def test_the_measure_sees_a_cycle(tmp_path, monkeypatch):
-    """The cycle finder itself: a two-module cycle through a function-level import is found."""
+def test_the_measure_sees_a_cycle(tmp_path):
+    """The cycle finder itself: a two-module cycle through a function-level import is found; a
+    type-checking-only import makes none."""
     pkg = tmp_path / "gankit"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "a.py").write_text("from gankit import b\n")
     (pkg / "b.py").write_text("def f():\n    from gankit.a import x\n")
-    (pkg / "c.py").write_text("import gankit.a\n")
-    monkeypatch.setattr(__import__(__name__), "PACKAGE", pkg, raising=False)
+    (pkg / "c.py").write_text("import gankit.a\nif TYPE_CHECKING:\n    import gankit.d\n")
+    (pkg / "d.py").write_text("import gankit.c\n")
     graph = imports({"gankit": pkg / "__init__.py", "gankit.a": pkg / "a.py",
-                     "gankit.b": pkg / "b.py", "gankit.c": pkg / "c.py"})
+                     "gankit.b": pkg / "b.py", "gankit.c": pkg / "c.py", "gankit.d": pkg / "d.py"})
     assert modules_in_cycles(graph) == [["gankit.a", "gankit.b"]]
 
 

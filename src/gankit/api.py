@@ -24,7 +24,10 @@ from gankit.nets import build_generator
 from gankit.noise import sample_noise
 from gankit.reliability import resume_point, run_dir_of
 from gankit.runs import RunLock, create_run_dir, default_run_dir
-from gankit.trainer import Callback, Trainer, TrainResult
+from gankit.games import make_trainer
+from gankit.monitor import CollapseMonitor
+from gankit.train.callbacks import Callback
+from gankit.train.trainer import TrainResult
 
 
 def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None = None,
@@ -48,8 +51,9 @@ def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None =
                 failure = exc
         if ctx.any(failure is not None, torch.device("cpu")):
             raise failure or GankitError(f"rank 0 could not create run directory {run_dir}")
-        return Trainer(cfg, run_dir, progress=progress,
-                       callbacks=[*(callbacks or []), *view_callbacks(cfg)], dist=ctx).fit()
+        return make_trainer(cfg, run_dir, progress=progress,
+                            callbacks=[*callbacks, *view_callbacks(cfg), *monitor_callbacks(cfg)],
+                            dist=ctx).fit()
 
 
 # What a resumed run may change: how fast its steps run, never what they compute.
@@ -80,9 +84,10 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
         cfg = merge(cfg, {"train": changes}, "resume options")
         for assignment, override in zip(sets, overrides, strict=True):
             cfg = merge(cfg, override, f"--set {assignment}")
-        callbacks = [*(callbacks or []), *_config_callbacks(cfg), *view_callbacks(cfg)]
-        return Trainer(cfg, root, resume_from=path, progress=progress, callbacks=callbacks,
-                       dist=ctx).fit()
+        callbacks = [*(callbacks or []), *_config_callbacks(cfg), *view_callbacks(cfg),
+                     *monitor_callbacks(cfg)]
+        return make_trainer(cfg, root, resume_from=path, progress=progress, callbacks=callbacks,
+                            dist=ctx).fit()
 
 
 def resume_overrides(sets: Sequence[str]) -> list[dict[str, Any]]:
@@ -101,6 +106,13 @@ def _config_callbacks(cfg: Config) -> list[Callback]:
     from gankit.metrics.periodic import callbacks_for
 
     return callbacks_for(cfg)
+
+
+def monitor_callbacks(cfg: Config) -> list[Callback]:
+    """The collapse monitor when ``monitor.collapse_every`` asks for it."""
+    if not cfg.monitor.collapse_every:
+        return []
+    return [CollapseMonitor(cfg.monitor.collapse_every, cfg.monitor.collapse_samples)]
 
 
 def view_callbacks(cfg: Config) -> list[Callback]:

@@ -28,11 +28,13 @@ import torch
 from torch import nn
 
 from gankit.config import Config, build_config
-from gankit.losses import GENERATOR_LOSSES
+from gankit.core.game import Batch
+from gankit.core.losses import GENERATOR_LOSSES
+from gankit.core.objective import GanObjective
+from gankit.core.optim import build_optimizer
+from gankit.core.players import Player
+from gankit.core.step import build_step
 from gankit.nets import build_discriminator, build_generator
-from gankit.optim import build_optimizer
-from gankit.schedules import Player
-from gankit.speed import build_step
 
 # ------------------------------------------------------------------ FLOPs, counted by hand
 
@@ -274,8 +276,8 @@ class GankitLoop:
 
     def __init__(self, cfg: Config, images: torch.Tensor, batch: int) -> None:
         self.g, self.d = players(cfg, tuple(images.shape[1:]))
-        self.g_loss = GENERATOR_LOSSES[cfg.game.g_loss]
-        self.step = build_step(cfg, self.g, self.d, self.g_loss)
+        objective = GanObjective(GENERATOR_LOSSES[cfg.game.g_loss])
+        self.step = build_step(cfg, objective, self.g, self.d)
         self.images, self.batch = images, batch
         self(1)  # first call: buffers (and compilation, if asked)
 
@@ -283,7 +285,7 @@ class GankitLoop:
         order = torch.randint(len(self.images), (steps, self.batch))
         start = time.perf_counter()
         for idx in order:
-            stats = self.step(self.g, self.d, [self.images[idx]], self.g_loss)
+            stats = self.step(self.g, self.d, [Batch(self.images[idx])])
         float(stats.d_loss)  # a log line's read-back
         return time.perf_counter() - start
 

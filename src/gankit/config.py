@@ -341,3 +341,18 @@ def _nest(dotted: str, value: Any) -> dict[str, Any]:
 def load_config_toml(path: str | Path) -> Config:
     """Read a run's saved ``config.toml`` back into a Config (used by resume and sample)."""
     return merge(Config(), read_toml(path), str(path))
+
+
+def validate(cfg: Config) -> None:
+    """Checks that involve more than one value (single values are checked by ``merge``)."""
+    if cfg.game.schedule == "simultaneous" and cfg.game.d_steps != 1:
+        raise ConfigError(f"game.d_steps = {cfg.game.d_steps} needs game.schedule = "
+                          "'alternating'; the simultaneous update takes one step of each player")
+    if cfg.optim.lr_min > cfg.optim.lr:
+        raise ConfigError(f"optim.lr_min = {cfg.optim.lr_min} exceeds optim.lr = {cfg.optim.lr}")
+    cond = cfg.condition
+    if cond.classes == 0 and cond.aux_weight > 0:
+        raise ConfigError("condition.aux_weight > 0 (AC-GAN) needs condition.classes > 0")
+    if cond.classes and cond.d_input == "none" and cond.aux_weight == 0:
+        raise ConfigError("condition.d_input = 'none' hides the class from D; give it a class "
+                          "loss with condition.aux_weight > 0 (AC-GAN) or use 'concat'")

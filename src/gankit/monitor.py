@@ -19,7 +19,9 @@ import torch
 from tqdm.auto import tqdm
 
 from gankit.metrics.mode_coverage import mode_coverage
-from gankit.trainer import Callback, Trainer, derived_seed
+from gankit.rng import derived_seed
+from gankit.train.callbacks import Callback
+from gankit.train.trainer import Trainer
 
 DIVERSITY_WARN = 0.5
 Features = Callable[[torch.Tensor], torch.Tensor]
@@ -80,7 +82,7 @@ class CollapseMonitor(Callback):
             pick = torch.randperm(len(trainer.data), generator=torch.Generator().manual_seed(
                 derived_seed(seed, 4)))[:self.samples]
             self._real_diversity = mean_pairwise_distance(
-                self._featurise(trainer.images[pick.to(trainer.images.device)]))
+                self._featurise(trainer.game.images[pick.to(trainer.game.images.device)]))
         ratio = mean_pairwise_distance(self._featurise(fake)) / self._real_diversity
         return {"monitor": "collapse", "diversity": ratio}
 

@@ -19,7 +19,7 @@ from gankit.errors import CheckpointError, DivergenceError, StorageError
 from gankit.runs import CONFIG, METRICS
 
 if TYPE_CHECKING:
-    from gankit.trainer import Trainer, TrainResult
+    from gankit.train.trainer import Trainer, TrainResult
 
 # Errors of a write that the user fixes by freeing space or changing permissions.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES,
@@ -103,14 +103,9 @@ def roll_back(trainer: Trainer, lr_factor: float, reason: str) -> None:
     lowered after a later resume.
     """
     diverged_step = trainer.step
-    trainer._load(trainer.last_checkpoint)  # weights, optimisers, RNG, position; trims the log
-    trainer._first_bad.fill_(-1)
+    trainer.restore(trainer.last_checkpoint)  # weights, optimisers, RNG, position; trims the log
     for player in (trainer.g, trainer.d):
-        sched = player.lr_schedule
-        sched.base_lrs = [lr * lr_factor for lr in sched.base_lrs]
-        for group in player.opt.param_groups:
-            group["lr"] *= lr_factor
-        sched._last_lr = [group["lr"] for group in player.opt.param_groups]
+        player.scale_lr(lr_factor)
     trainer.metrics.write({"event": "rolled_back", "step": trainer.step,
                            "diverged_step": diverged_step, "lr": trainer.d.lr,
                            "checkpoint": trainer.last_checkpoint.name, "reason": reason})

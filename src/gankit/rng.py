@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import torch
 
 
@@ -73,3 +74,8 @@ def randint(high: int, shape: tuple[int, ...], device: torch.device | str,
             generator: torch.Generator | None = None) -> torch.Tensor:
     """Integers uniform in [0, high), e.g. a fake minibatch's classes (see _draw)."""
     return _draw(partial(torch.randint, high), shape, device, generator)
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed for a named stream (e.g. the data order of one epoch) of a run's seed."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, np.uint64)[0] >> 1)

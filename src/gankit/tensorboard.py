@@ -17,7 +17,9 @@ import torch
 from gankit.figures import image_grid
 from gankit.noise import sample_noise
 from gankit.runs import METRICS
-from gankit.trainer import Callback, Trainer, derived_seed
+from gankit.rng import derived_seed
+from gankit.train.callbacks import Callback
+from gankit.train.trainer import Trainer
 
 HISTOGRAM_BATCH = 500  # real images (the first of the training set) and fakes per histogram
 BOOKKEEPING = ("step", "epoch", "time")
@@ -64,13 +66,13 @@ class TensorBoardLogger(Callback):
         d.eval()  # no dropout masks: none drawn from the RNG, and D as it would judge
         try:
             with torch.no_grad():
-                noise, real = self._noise.to(trainer.device), trainer.images[:HISTOGRAM_BATCH]
-                if trainer.fixed_labels is None:
-                    fakes = g(trainer.fixed_noise)
+                noise, real = self._noise.to(trainer.device), trainer.game.images[:HISTOGRAM_BATCH]
+                if trainer.game.fixed_labels is None:
+                    fakes = g(trainer.game.fixed_noise)
                     d_real, d_fake = d(real), d(g(noise))
                 else:  # conditional: real images with their labels, fakes of every class
-                    fakes = g(trainer.fixed_noise, trainer.fixed_labels)
-                    y_real = trainer.labels[:HISTOGRAM_BATCH].to(trainer.device)
+                    fakes = g(trainer.game.fixed_noise, trainer.game.fixed_labels)
+                    y_real = trainer.game.labels[:HISTOGRAM_BATCH].to(trainer.device)
                     y_fake = torch.arange(len(noise), device=trainer.device) \
                         % trainer.cfg.condition.classes
                     d_real, d_fake = d(real, y_real), d(g(noise, y_fake), y_fake)

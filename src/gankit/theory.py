@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gankit.losses import discriminator_loss
+from gankit.core.losses import discriminator_loss
 from gankit.noise import sample_noise
 
 LOG4 = math.log(4.0)

@@ -17,16 +17,22 @@ plain one-direction GAN the paper compares against (no reconstruction), with w_r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gankit.config import Config
+from gankit.core.game import Batch
+from gankit.core.losses import GENERATOR_LOSSES, discriminator_loss
+from gankit.core.objective import DTerms
+from gankit.core.players import GLoss, Player
 from gankit.data.images import epoch_batches
 from gankit.data.paired_domains import TwoDomains, load_domains
-from gankit.losses import discriminator_loss
+from gankit.errors import ConfigError
+from gankit.figures import save_grid
 from gankit.nets.discogan import build_pairs
-from gankit.schedules import GLoss, Player, StepStats
 
 Tensor = torch.Tensor
 GRID_ROWS = 10  # images per row of the sample grid
@@ -83,56 +89,32 @@ class DiscoLosses:
         return [d["b"](fakes["ab"])] + ([d["a"](fakes["ba"])] if self.both else [])
 
 
-def _backward(player: Player, loss: Tensor, retain: bool = False) -> None:
-    """d loss / d params into .grad; zeros for the networks this variant leaves out (D_A and
-    G_BA in "ab"), so that every parameter takes the optimiser step as it always did."""
-    player.backward(loss, retain_graph=retain)
-    for p in player.params():
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
+class DiscoObjective:
+    """DiscoGAN's objective for the update schedules: batches are pairs (x_A, x_B)."""
 
+    def __init__(self, losses: DiscoLosses, adversarial: GLoss) -> None:
+        self.losses, self.adversarial = losses, adversarial
 
-def _stats(loss_d: Tensor, loss_g: Tensor, real: Tensor, fake: Tensor) -> StepStats:
-    return StepStats(loss_d.detach(), loss_g.detach(), torch.sigmoid(real.detach()).mean(),
-                     torch.sigmoid(fake.detach()).mean())
+    def generate(self, g: Player, batch: Batch, wrapped: bool = True) -> dict[str, Tensor]:
+        return self.losses.translate(g.net, *batch.real)
 
+    def d_loss(self, d: Player, batch: Batch, fakes: dict[str, Tensor]) -> DTerms:
+        loss, real_logits, fake_logits = self.losses.d_loss(d.net, *batch.real, fakes)
+        return DTerms(loss, real_logits, fake_logits, fake_logits)
 
-def make_simultaneous(losses: DiscoLosses):
-    def step(g: Player, d: Player, reals: list[tuple[Tensor, Tensor]], adversarial: GLoss,
-             ys: None = None, aux_weight: float = 0.0) -> StepStats:
-        """One forward; both players' gradients are taken before either moves (no labels)."""
-        ((x_a, x_b),) = reals
-        fakes = losses.translate(g.net, x_a, x_b)
-        loss_d, real_logits, fake_logits = losses.d_loss(d.net, x_a, x_b, fakes)
-        fake_split = list(fake_logits.split(x_a.shape[0]))
-        loss_g = losses.g_loss(d.net, x_a, x_b, fakes, adversarial, fake_split)
-        _backward(d, loss_d, retain=True)
-        _backward(g, loss_g)
-        d.step()
-        g.step()
-        return _stats(loss_d, loss_g, real_logits, fake_logits)
-    return step
+    def g_loss(self, d: Player, batch: Batch, fakes: dict[str, Tensor],
+               terms: DTerms | None) -> Tensor:
+        x_a, x_b = batch.real
+        reused = None if terms is None else list(terms.reuse.split(x_a.shape[0]))
+        return self.losses.g_loss(d.net, x_a, x_b, fakes, self.adversarial, reused)
 
-
-def make_alternating(losses: DiscoLosses):
-    def step(g: Player, d: Player, reals: list[tuple[Tensor, Tensor]], adversarial: GLoss,
-             ys: None = None, aux_weight: float = 0.0) -> StepStats:
-        """k D steps (each on its own pair of minibatches), then one G step on the last pair."""
-        for x_a, x_b in reals:
-            with torch.no_grad():
-                fakes = losses.translate(g.net, x_a, x_b)
-            loss_d, real_logits, fake_logits = losses.d_loss(d.net, x_a, x_b, fakes)
-            _backward(d, loss_d)
-            d.step()
-        fakes = losses.translate(g.net, x_a, x_b)
-        loss_g = losses.g_loss(d.net, x_a, x_b, fakes, adversarial)
-        _backward(g, loss_g)
-        g.step()
-        return _stats(loss_d, loss_g, real_logits, fake_logits)
-    return step
-
-
-SCHEDULES = {"simultaneous": make_simultaneous, "alternating": make_alternating}
+    def backward(self, player: Player, loss: Tensor, retain_graph: bool = False) -> None:
+        """d loss / d params into .grad; zeros for the networks this variant leaves out (D_A
+        and G_BA in "ab"), so that every parameter takes the optimiser step as it always did."""
+        player.backward(loss, retain_graph=retain_graph)
+        for p in player.params():
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
 
 
 def build_losses(cfg: Config) -> DiscoLosses:
@@ -155,8 +137,28 @@ def point_density(points: Tensor, bins: int = 56, extent: float = 1.6) -> Tensor
     return hist / hist.max().clamp_min(1)
 
 
+def check_config(cfg: Config, distributed: bool) -> None:
+    """What DiscoGAN does not support: its generators map images, they take no noise."""
+    if cfg.condition.classes:
+        raise ConfigError("DiscoGAN is not conditional; drop condition.classes")
+    noise_only = [name for name, on in (("eval.every", cfg.eval.every),
+                                        ("monitor.collapse_every", cfg.monitor.collapse_every),
+                                        ("report.tensorboard", cfg.report.tensorboard),
+                                        ("speed.step", cfg.speed.step == "fused"),
+                                        ("speed.compile", cfg.speed.compile),
+                                        ("speed.autocast", cfg.speed.autocast != "none")) if on]
+    if noise_only:
+        raise ConfigError(f"{', '.join(noise_only)} is not supported by DiscoGAN (its "
+                          "generators map images, they take no noise, and its step is its "
+                          "own); turn it off (score maps with benchmarks/discogan_mnist.py)")
+    if distributed:
+        raise ConfigError("DiscoGAN trains in one process for now; drop --nproc")
+
+
 class DiscoGame:
-    """What the trainer needs from DiscoGAN: two domains, the player pairs, the step, grids."""
+    """Two domains, the player pairs, DiscoGAN's objective and its grid of translations."""
+
+    fusable = False
 
     def __init__(self, cfg: Config, device: torch.device) -> None:
         self.data = domains_for(cfg, "train")
@@ -165,10 +167,11 @@ class DiscoGame:
         self.b = self.data.b.images.to(device)
         self.g_net, self.d_net = build_pairs(cfg.discogan, self.data.shape)
         self.losses = build_losses(cfg)
-        self.step_fn = SCHEDULES[cfg.game.schedule](self.losses)
+        self.objective = DiscoObjective(self.losses, GENERATOR_LOSSES[cfg.game.g_loss])
         self.points = cfg.discogan.arch == "mlp"
         n = 1000 if self.points else GRID_ROWS
-        self.fixed_input = torch.cat([self.data.a.images[:n], self.data.b.images[:n]])
+        self.fixed_input = torch.cat([self.data.a.images[:n],
+                                      self.data.b.images[:n]]).to(device)
 
     def epoch_batches(self, batch_size: int, order: torch.Generator) -> list[Tensor]:
         """Each item is a (2, batch) tensor: indices into A and, independently shuffled, B."""
@@ -176,9 +179,14 @@ class DiscoGame:
         b = epoch_batches(len(self.data.b), batch_size, order)
         return [torch.stack(pair) for pair in zip(a, b, strict=False)]
 
-    def batch(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+    def batch(self, idx: Tensor) -> Batch:
         idx = idx.to(self.device)
-        return self.a[idx[0]], self.b[idx[1]]
+        return Batch((self.a[idx[0]], self.b[idx[1]]))
+
+    def draw_samples(self, g: nn.Module, path: Path, title: str) -> None:
+        with torch.no_grad():
+            images = self.grid(g, self.fixed_input)
+        save_grid(images, path, nrow=10, scale=max(1, 56 // images.shape[-1]))
 
     def grid(self, g: nn.ModuleDict, fixed: Tensor) -> Tensor:
         """Rows: A, G_AB(A), G_BA(G_AB(A)), B, G_BA(B), G_AB(G_BA(B)) (toy: B and G_AB(A))."""

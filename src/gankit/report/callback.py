@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from gankit.errors import GankitError
-from gankit.trainer import Callback, Trainer
+from gankit.train.callbacks import Callback
+from gankit.train.trainer import Trainer
 
 
 class WriteReport(Callback):

@@ -9,20 +9,21 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
 
 from gankit import rng
 from gankit.config import Config
+from gankit.core.fused import FusedSimultaneousStep, supports
+from gankit.core.objective import Objective
+from gankit.core.players import Player, StepStats
+from gankit.core.schedules import SCHEDULES
 from gankit.errors import ConfigError
-from gankit.fused import FusedSimultaneousStep, supports
-from gankit.schedules import SCHEDULES, GLoss, Player, StepStats
 
-Labels = list[torch.Tensor] | None
-# step(g, d, reals, g_loss, labels, aux_weight), as in gankit.schedules
-StepFn = Callable[[Player, Player, list[torch.Tensor], GLoss, Labels, float], StepStats]
+# step(g, d, batches): one iteration of the schedule (gankit.core.schedules)
+StepFn = Callable[[Player, Player, Sequence[Any]], StepStats]
 
 
 def apply_process_settings(cfg: Config) -> None:
@@ -55,16 +56,16 @@ def subnormals_flushed(enabled: bool) -> Iterator[None]:
         torch.set_flush_denormal(before)
 
 
-def build_step(cfg: Config, g: Player, d: Player, g_loss: GLoss,
-               distributed: bool = False) -> StepFn:
+def build_step(cfg: Config, objective: Objective, g: Player, d: Player,
+               fusable_game: bool = True, distributed: bool = False) -> StepFn:
     """The step function for this config.
 
-    ``auto`` takes the fused step where it implements the run and the autograd step
-    (``gankit.schedules``: data-parallel and conditional) everywhere else.
+    ``auto`` takes the fused step where it implements the run (the paper's unconditional MLP
+    game in one process) and the autograd step (``gankit.core.schedules``) everywhere else.
     """
     sp = cfg.speed
-    fusable = (cfg.game.schedule == "simultaneous" and not cfg.condition.classes
-               and not distributed and supports(g.net, d.net, g_loss))
+    fusable = (fusable_game and cfg.game.schedule == "simultaneous" and not distributed
+               and supports(g.net, d.net, objective))
     if sp.step == "fused":
         if not fusable:
             raise ConfigError("speed.step = 'fused' needs game.schedule = 'simultaneous', the "
@@ -73,10 +74,10 @@ def build_step(cfg: Config, g: Player, d: Player, g_loss: GLoss,
         if sp.compile or sp.autocast != "none":
             raise ConfigError("speed.step = 'fused' runs without autograd, so speed.compile and "
                               "speed.autocast do not apply; use speed.step = 'autograd'")
-        return FusedSimultaneousStep()
+        return FusedSimultaneousStep(objective)
     if sp.step == "auto" and fusable and not sp.compile and sp.autocast == "none":
-        return FusedSimultaneousStep()
-    step: StepFn = SCHEDULES[cfg.game.schedule]
+        return FusedSimultaneousStep(objective)
+    step: StepFn = SCHEDULES[cfg.game.schedule](objective)
     if sp.compile:
         step = CompiledStep(step)
     if sp.autocast == "bf16":
@@ -90,11 +91,10 @@ class AutocastStep:
     def __init__(self, step: StepFn) -> None:
         self.step = step
 
-    def __call__(self, g: Player, d: Player, reals: list[torch.Tensor], g_loss: GLoss,
-                 labels: Labels = None, aux_weight: float = 0.0) -> StepStats:
+    def __call__(self, g: Player, d: Player, batches: Sequence[Any]) -> StepStats:
         device = next(g.net.parameters()).device.type
         with torch.autocast(device, dtype=torch.bfloat16):
-            stats = self.step(g, d, reals, g_loss, labels, aux_weight)
+            stats = self.step(g, d, batches)
         return StepStats(*(s.float() for s in stats))
 
 
@@ -120,9 +120,8 @@ class CompiledStep:
             self.compiled[id(p)] = Player(torch.compile(p.net), p.opt, p.lr_schedule, ddp)
         return self.compiled[id(p)]
 
-    def __call__(self, g: Player, d: Player, reals: list[torch.Tensor], g_loss: GLoss,
-                 labels: Labels = None, aux_weight: float = 0.0) -> StepStats:
-        args = (reals, g_loss, labels, aux_weight)
+    def __call__(self, g: Player, d: Player, batches: Sequence[Any]) -> StepStats:
+        args = (batches,)
         if self.failed is not None:
             return self.step(g, d, *args)
         if self.compile_seconds is not None:

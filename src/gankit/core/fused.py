@@ -1,6 +1,7 @@
 """The simultaneous update of the paper's MLPs with the backward pass written out by hand.
 
-Same mathematics as ``schedules.simultaneous_step`` (tested equal in float64), less work:
+Same mathematics as ``gankit.core.schedules.SimultaneousStep`` over ``GanObjective`` (tested
+equal in float64), less work:
 
 - one discriminator pass over real and fake concatenated (dropout masks stay independent per
   example; there is no batch norm to couple the two halves);
@@ -19,8 +20,8 @@ Noise and dropout masks come from ``gankit.rng`` in the autograd step's order an
 then D's masks for the real pass, then for the fake pass), so a seeded run draws the same numbers
 with either step and the two differ only by float rounding (summation order); it runs inside the
 trainer's ``shared_stream``. It implements one process and unconditional models only:
-data-parallel and conditional runs go to the autograd step (``speed.build_step`` and
-``__call__`` check).
+data-parallel and conditional runs go to the autograd step (``gankit.core.step.build_step``
+and ``__call__`` check).
 At an exact tie inside a maxout unit the gradient is split evenly among the maximal pieces, as
 autograd's ``amax`` splits it. Ties are not rare: a hidden layer whose inputs dropout zeroed
 entirely leaves every piece at its bias, and the biases start equal (the authors' Theano max
@@ -29,30 +30,40 @@ gave each tied piece the whole gradient instead).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gankit import rng
-from gankit.losses import generator_loss_minimax, generator_loss_non_saturating
+from gankit.core.game import Batch
+from gankit.core.losses import (
+    discriminator_loss,
+    generator_loss_minimax,
+    generator_loss_non_saturating,
+)
+from gankit.core.objective import GanObjective, Objective
+from gankit.core.optim import ClassicMomentumSGD
+from gankit.core.players import Player, StepStats
+from gankit.core.schedules import SimultaneousStep
 from gankit.nets.dropout import Dropout
 from gankit.nets.maxout import Maxout
 from gankit.nets.mlp import MaxoutDiscriminator, MLPGenerator
-from gankit.optim import ClassicMomentumSGD
-from gankit.schedules import GLoss, Player, StepStats, simultaneous_step
 
 Tensor = torch.Tensor
 
 
-def supports(g: nn.Module, d: nn.Module, g_loss: GLoss) -> bool:
-    """Whether the fused step implements this pair of models and generator loss.
+def supports(g: nn.Module, d: nn.Module, objective: Objective) -> bool:
+    """Whether the fused step implements this pair of models and objective.
 
-    Only the paper's unconditional MLPs as built by ``gankit.nets``: G has ReLU hidden layers
-    and a sigmoid output, D alternates Dropout/Maxout and ends in Dropout/Linear, and no
-    module has forward hooks. Anything else goes to the autograd step.
+    Only the paper's unconditional MLPs as built by ``gankit.nets`` under the plain GAN
+    objective: G has ReLU hidden layers and a sigmoid output, D alternates Dropout/Maxout and
+    ends in Dropout/Linear, and no module has forward hooks. Anything else goes to the autograd
+    step.
     """
     if not (type(g) is MLPGenerator and type(d) is MaxoutDiscriminator
-            and g_loss in (generator_loss_non_saturating, generator_loss_minimax)):
+            and type(objective) is GanObjective
+            and objective.adversarial in (generator_loss_non_saturating, generator_loss_minimax)):
         return False
     # ReLU hidden units and a sigmoid output are written out below; a max-norm constraint
     # (paper-tfd) projects in forward pre-hooks, which a step without forward() never runs.
@@ -130,9 +141,11 @@ class _Buffers:
 
 
 class FusedSimultaneousStep:
-    """Call like ``schedules.simultaneous_step``: ``step(g, d, [real], g_loss) -> StepStats``."""
+    """Call like ``SimultaneousStep``: ``step(g, d, [batch]) -> StepStats``."""
 
-    def __init__(self) -> None:
+    def __init__(self, objective: GanObjective) -> None:
+        self.objective = objective
+        self.autograd = SimultaneousStep(objective)
         self.buf = _Buffers()
         self._updates: dict[int, _Update] = {}
 
@@ -142,17 +155,17 @@ class FusedSimultaneousStep:
             upd = self._updates[id(player)] = _Update(player)
         return upd
 
-    def __call__(self, g: Player, d: Player, reals: list[Tensor], g_loss: GLoss,
-                 labels: list[Tensor] | None = None, aux_weight: float = 0.0) -> StepStats:
+    def __call__(self, g: Player, d: Player, batches: list[Batch]) -> StepStats:
         # A loss swapped in later, class labels or a DDP wrapper: the autograd step knows them.
-        if (labels is not None or g.ddp is not None or d.ddp is not None
-                or not supports(g.net, d.net, g_loss)):
-            return simultaneous_step(g, d, reals, g_loss, labels, aux_weight)
-        return self._fused(g, d, reals, g_loss)
+        (batch,) = batches
+        if (batch.labels is not None or g.ddp is not None or d.ddp is not None
+                or not supports(g.net, d.net, self.objective)):
+            return self.autograd(g, d, batches)
+        return self._fused(g, d, batch.real)
 
     @torch.no_grad()
-    def _fused(self, g: Player, d: Player, reals: list[Tensor], g_loss: GLoss) -> StepStats:
-        (real,) = reals
+    def _fused(self, g: Player, d: Player, real: Tensor) -> StepStats:
+        g_loss = self.objective.adversarial
         gnet, dnet = g.net, d.net
         assert isinstance(gnet, MLPGenerator) and isinstance(dnet, MaxoutDiscriminator)
         n = real.shape[0]
@@ -169,10 +182,32 @@ class FusedSimultaneousStep:
         x = buf("x", 2 * n, g_lin[-1].out_features, like=z)
         x[:n].copy_(real.reshape(n, -1))
         fake = torch.addmm(g_lin[-1].bias, acts[-1], g_lin[-1].weight.t(), out=x[n:]).sigmoid_()
+        fwd = self._d_forward(dnet, x, n)
+        logits = fwd.logits
+        real_logits, fake_logits = logits[:n], logits[n:]
 
-        # ---- D forward over [real; fake] with fresh per-example dropout masks. Hidden layers
-        # are held features x examples (U x 2n): the max over a unit's pieces then reduces a
-        # middle dimension with the examples contiguous, which vectorises; BLAS takes either.
+        # ---- Losses (core/losses.py) and dL/dlogit, differentiated by hand.
+        loss_d = discriminator_loss(real_logits, fake_logits)
+        loss_g = g_loss(fake_logits)
+        c = torch.sigmoid(logits)  # D(x); becomes dL_D/dlogit below
+        p_real, p_fake = c[:n].mean(), c[n:].mean()
+        # d/dl softplus(-l) = sigmoid(l) - 1; d/dl -softplus(l) = -sigmoid(l)
+        r = (c[n:] - 1) / n if g_loss is generator_loss_non_saturating else c[n:] / -n
+        c[:n].sub_(1)
+        c.mul_(0.5 / n)
+        dzs = self._d_jacobian(fwd, x, n)
+        # G's upstream: dL_G/dfake = r * d logit / d fake (fake columns only).
+        dfake = torch.mm(dzs[0][:, n:].t(), fwd.maxouts[0].linear.weight,
+                         out=buf("dfake", n, fwd.maxouts[0].linear.in_features, like=x))
+        dfake.mul_(fwd.masks[0][n:]).mul_(r.unsqueeze(1)).mul_(fake - fake * fake)
+        self._apply_updates(g, d, fwd, dzs, c, g_lin, acts, dfake)
+        return StepStats(loss_d.detach(), loss_g.detach(), p_real, p_fake)
+
+    def _d_forward(self, dnet: MaxoutDiscriminator, x: Tensor, n: int) -> _DForward:
+        """D over [real; fake] with fresh per-example dropout masks. Hidden layers are held
+        features x examples (U x 2n): the max over a unit's pieces then reduces a middle
+        dimension with the examples contiguous, which vectorises; BLAS takes either."""
+        buf = self.buf
         layers = [m for m in dnet.net if not isinstance(m, Dropout)]
         keeps = [m.keep for m in dnet.net if isinstance(m, Dropout)]
         maxouts, out = layers[:-1], layers[-1]
@@ -194,50 +229,39 @@ class FusedSimultaneousStep:
             masks.append(m)
             hts.append(a.mul_(m))
         logits = torch.addmv(out.bias, hts[-1].t(), out.weight[0])
-        real_logits, fake_logits = logits[:n], logits[n:]
+        return _DForward(logits, maxouts, out, masks, hts, ties)
 
-        # ---- Losses and dL/dlogit, by hand (losses.py's definitions, differentiated).
-        loss_d = 0.5 * (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean())
-        c = torch.sigmoid(logits)  # D(x); becomes dL_D/dlogit below
-        p_real, p_fake = c[:n].mean(), c[n:].mean()
-        if g_loss is generator_loss_non_saturating:
-            loss_g = F.softplus(-fake_logits).mean()
-            r = (c[n:] - 1) / n  # d/dl softplus(-l) = sigmoid(l) - 1
-        else:
-            loss_g = -F.softplus(fake_logits).mean()
-            r = c[n:] / -n
-        c[:n].sub_(1)
-        c.mul_(0.5 / n)
-
-        # ---- Jacobian of each logit, propagated once down D (upstream 1). A maxout unit passes
-        # it to its maximal piece (split evenly at an exact tie, as autograd's amax does).
-        dh = masks[-1] * out.weight.t()  # d logit / d (pre-dropout) maxout output, U x 2n
-        dzs: list[Tensor] = [None] * len(maxouts)  # type: ignore[list-item]
-        for i in reversed(range(len(maxouts))):
-            mo = maxouts[i]
-            dh = dh / ties[i].sum(1)  # 1 piece, unless tied
-            dz = torch.mul(ties[i], dh.unsqueeze(1), out=buf(f"dz{i}", *ties[i].shape, like=x))
+    def _d_jacobian(self, fwd: _DForward, x: Tensor, n: int) -> list[Tensor]:
+        """Jacobian of each logit, propagated once down D (upstream 1). A maxout unit passes
+        it to its maximal piece (split evenly at an exact tie, as autograd's amax does)."""
+        dh = fwd.masks[-1] * fwd.out.weight.t()  # d logit / d (pre-dropout) maxout output
+        dzs: list[Tensor] = [None] * len(fwd.maxouts)  # type: ignore[list-item]
+        for i in reversed(range(len(fwd.maxouts))):
+            mo = fwd.maxouts[i]
+            ties = fwd.ties[i]
+            dh = dh / ties.sum(1)  # 1 piece, unless tied
+            dz = torch.mul(ties, dh.unsqueeze(1), out=self.buf(f"dz{i}", *ties.shape, like=x))
             dzs[i] = dz = dz.view(mo.linear.out_features, 2 * n)
             if i > 0:
                 dh = torch.mm(mo.linear.weight.t(), dz,
-                              out=buf(f"dh{i}", mo.linear.in_features, 2 * n, like=x))
-                dh.mul_(masks[i])
-        # G's upstream: dL_G/dfake = r * d logit / d fake (fake columns only).
-        dfake = torch.mm(dzs[0][:, n:].t(), maxouts[0].linear.weight,
-                         out=buf("dfake", n, maxouts[0].linear.in_features, like=x))
-        dfake.mul_(m0[n:]).mul_(r.unsqueeze(1)).mul_(fake - fake * fake)
+                              out=self.buf(f"dh{i}", mo.linear.in_features, 2 * n, like=x))
+                dh.mul_(fwd.masks[i])
+        return dzs
 
-        # ---- D's update: dL_D/dW = dz (c * h_in)^T, all 2n examples in one gemm.
+    def _apply_updates(self, g: Player, d: Player, fwd: _DForward, dzs: list[Tensor],
+                       c: Tensor, g_lin: list[nn.Linear], acts: list[Tensor],
+                       dfake: Tensor) -> None:
+        """D's update: dL_D/dW = dz (c * h_in)^T, all 2n examples in one gemm; G's update:
+        plain backprop from dfake."""
+        buf, hts, n = self.buf, fwd.hts, dfake.shape[0]
         upd_d, upd_g = self._update(d), self._update(g)
         upd_d.begin()
         upd_g.begin()
-        upd_d.mm(out.weight, c.unsqueeze(0), hts[-1].t())
-        upd_d.mv(out.bias, c.unsqueeze(0), buf("ones2", 2 * n, like=c).fill_(1))
-        for i, mo in enumerate(maxouts):
+        upd_d.mm(fwd.out.weight, c.unsqueeze(0), hts[-1].t())
+        upd_d.mv(fwd.out.bias, c.unsqueeze(0), buf("ones2", 2 * n, like=c).fill_(1))
+        for i, mo in enumerate(fwd.maxouts):
             upd_d.mm(mo.linear.weight, dzs[i], (hts[i] * c).t())
             upd_d.mv(mo.linear.bias, dzs[i], c)
-
-        # ---- G's update: plain backprop from dfake.
         ones = buf("ones", n, like=c).fill_(1)
         do = dfake
         for i in reversed(range(len(g_lin))):
@@ -249,7 +273,17 @@ class FusedSimultaneousStep:
                 do = torch.ops.aten.threshold_backward(da, acts[i], 0)  # ReLU's backward
         upd_d.finish()
         upd_g.finish()
-        return StepStats(loss_d.detach(), loss_g.detach(), p_real, p_fake)
+
+
+class _DForward(NamedTuple):
+    """What D's hand-written forward keeps for its backward."""
+
+    logits: Tensor
+    maxouts: list[Maxout]
+    out: nn.Linear
+    masks: list[Tensor]  # per layer input, (2n, width) for the pixels, (U, 2n) after
+    hts: list[Tensor]  # each layer's input after dropout, features x examples
+    ties: list[Tensor]  # 1.0 where a maxout piece is maximal
 
 
 def _masks(n: int, widths: list[int], keeps: list[float], like: Tensor) -> list[Tensor]:

@@ -1,0 +1,51 @@
+"""Which games gankit plays (``game.name``), and a trainer for the configured one.
+
+Every model kind enters training here: ``build_game`` turns a config into a game object
+(``gankit.core.game.Game``) and ``make_trainer`` hands it to the loop, which never asks what
+kind it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from gankit.config import Config, validate
+from gankit.core.game import Game
+from gankit.core.gan import GanGame
+from gankit.devices import resolve_device
+from gankit.discogan import game as discogan
+from gankit.distributed import DistContext, device_for
+from gankit.train.callbacks import Callback
+from gankit.train.trainer import Trainer
+
+# game.name -> (the check of what the game supports, given whether training is distributed;
+# the game's constructor)
+GAMES: dict[str, tuple[Callable[[Config, bool], None], Callable[[Config, torch.device], Game]]]
+GAMES = {
+    "gan": (lambda cfg, distributed: None, GanGame),
+    "discogan": (discogan.check_config, discogan.DiscoGame),
+}
+
+
+def build_game(cfg: Config, device: torch.device, distributed: bool = False) -> Game:
+    """The configured game, its players initialised from the run's seed."""
+    validate(cfg)
+    check, construct = GAMES[cfg.game.name]
+    check(cfg, distributed)
+    torch.manual_seed(cfg.train.seed)
+    return construct(cfg, device)
+
+
+def make_trainer(cfg: Config, run_dir: Path, resume_from: Path | None = None,
+                 progress: bool = True, callbacks: list[Callback] | None = None,
+                 dist: DistContext | None = None) -> Trainer:
+    """A trainer of the configured game in ``run_dir`` (resuming from a checkpoint if given)."""
+    dist = dist or DistContext()
+    validate(cfg)
+    device = device_for(dist, cfg.train.device) or resolve_device(cfg.train.device)
+    game = build_game(cfg, device, dist.active)
+    return Trainer(cfg, game, Path(run_dir), resume_from=resume_from, progress=progress,
+                   callbacks=callbacks, dist=dist)
