@@ -24,9 +24,10 @@ import torch
 from gankit.config import build_config
 from gankit.data.toy import distribution
 from gankit.game_figures import save_sample_and_surface_rows
+from gankit.games import make_trainer
 from gankit.metrics.mode_coverage import mode_coverage
 from gankit.runs import create_run_dir
-from gankit.trainer import Trainer
+from gankit.train.trainer import Trainer
 
 # name -> (what it tests, overrides). Every setting gets the same number of G updates.
 SETTINGS: dict[str, tuple[str, list[str]]] = {
@@ -55,7 +56,7 @@ def run_one(dataset: str, overrides: list[str], seed: int, steps: int, run_dir: 
         *overrides, f"train.seed={seed}", "train.epochs=0", f"train.max_steps={steps}",
         "train.sample_every=0", "train.checkpoint_every=100000", "train.log_every=100",
         "report.html=false"])
-    trainer = Trainer(cfg, create_run_dir(run_dir), progress=False)
+    trainer = make_trainer(cfg, create_run_dir(run_dir), progress=False)
     start = time.process_time()
     if trainer.fit().stopped_by is not None:
         raise SystemExit("collapse study stopped by a signal")

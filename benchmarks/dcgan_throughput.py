@@ -34,8 +34,8 @@ from torch import nn
 from gankit.bench import bf16_matmul_supported, counted_flops, matmul_rate
 from gankit.config import build_config
 from gankit.data import load_for_model
+from gankit.games import make_trainer
 from gankit.runs import create_run_dir
-from gankit.trainer import Trainer
 
 
 def plain_models() -> tuple[nn.Module, nn.Module]:
@@ -89,11 +89,11 @@ def gankit_trainer(steps: int, channels_last: bool, data_dir: str, sets: list[st
                                             f"train.max_steps={steps}", "train.sample_every=0",
                                             "train.log_every=10", *sets])
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, create_run_dir(Path(tmp) / "run"), progress=False)
+        trainer = make_trainer(cfg, create_run_dir(Path(tmp) / "run"), progress=False)
         if channels_last:
             for p in (trainer.g, trainer.d):
                 p.net.to(memory_format=torch.channels_last)
-            trainer.images = trainer.images.contiguous(memory_format=torch.channels_last)
+            trainer.game.images = trainer.game.images.contiguous(memory_format=torch.channels_last)
         trainer.fit()
         return steps * cfg.train.batch_size / trainer.train_seconds
 

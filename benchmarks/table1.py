@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,8 @@ from gankit.checkpoint import LATEST, list_checkpoints, read_checkpoint, resolve
 from gankit.data import load_dataset
 from gankit.errors import GankitError
 from gankit.metrics.parzen import parzen_protocol
-from gankit.trainer import Callback, Trainer
+from gankit.train.callbacks import Callback
+from gankit.train.trainer import Trainer
 
 
 class TimeBudget(Callback):
@@ -62,7 +62,7 @@ class TimeBudget(Callback):
     def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
         if not self.sent and time.process_time() >= self.deadline:
             self.sent = True
-            os.kill(os.getpid(), signal.SIGTERM)
+            trainer.request_stop()
 
 
 def rewind_to_budget(run: Path, row: dict[str, Any]) -> Path | None:

@@ -28,9 +28,9 @@ import torch
 from gankit import checkpoint as ckpt
 from gankit.bench import GankitLoop, PlainLoop, race
 from gankit.config import merge
+from gankit.core.step import subnormals_flushed
 from gankit.data import load_dataset
 from gankit.nets import build_discriminator, build_generator
-from gankit.speed import subnormals_flushed
 
 
 def main() -> None:

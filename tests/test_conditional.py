@@ -5,18 +5,22 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import tiny_config
+from helpers import batches, gan_step, tiny_config
 from torch import nn
 
 from gankit import api
 from gankit.config import ConditionConfig, ModelConfig, OptimConfig, build_config
+from gankit.core.losses import (
+    auxiliary_class_loss,
+    discriminator_loss,
+    generator_loss_non_saturating,
+)
+from gankit.core.optim import build_optimizer
+from gankit.core.players import Player
 from gankit.errors import ConfigError, GankitError
-from gankit.losses import auxiliary_class_loss, discriminator_loss, generator_loss_non_saturating
+from gankit.games import make_trainer
 from gankit.nets import build_discriminator, build_generator
 from gankit.nets.conditional import ConditionalMaxoutDiscriminator, ConditionalMLPGenerator
-from gankit.optim import build_optimizer
-from gankit.schedules import Player, alternating_step, simultaneous_step
-from gankit.trainer import Trainer
 
 COND = ["condition.classes=10"]
 
@@ -100,7 +104,7 @@ def test_conditional_simultaneous_step_matches_hand_written_acgan_losses():
     real = torch.rand(6, 1, 2, 2, dtype=torch.float64)
     y = torch.tensor([0, 1, 2, 3, 0, 1])
     torch.manual_seed(1)
-    simultaneous_step(g, d, [real], generator_loss_non_saturating, [y], 0.7)
+    gan_step("simultaneous", generator_loss_non_saturating, 0.7)(g, d, batches([real], [y]))
     torch.manual_seed(1)
     loss_d, loss_g = _manual_losses(g0, d0, real, y, 0.7)
     dg = torch.autograd.grad(loss_d, d0.params(), retain_graph=True)
@@ -114,7 +118,8 @@ def test_conditional_alternating_step_runs_k_d_steps_with_labels():
     g, d = _players(aux=False)
     reals = [torch.rand(4, 1, 2, 2, dtype=torch.float64) for _ in range(3)]
     labels = [torch.randint(4, (4,)) for _ in range(3)]
-    stats = alternating_step(g, d, reals, generator_loss_non_saturating, labels, 0.0)
+    step = gan_step("alternating", generator_loss_non_saturating, 0.0)
+    stats = step(g, d, batches(reals, labels))
     assert d.opt.state_dict()["state"] and int(d.lr_schedule.last_epoch) == 3
     assert int(g.lr_schedule.last_epoch) == 1 and torch.isfinite(stats.d_loss)
     # the D loss it reports is the plain GAN loss of its last batch (no class head here)
@@ -129,7 +134,7 @@ def test_conditional_alternating_step_runs_k_d_steps_with_labels():
 ])
 def test_bad_condition_settings_are_refused_before_training(tmp_path, sets, message):
     with pytest.raises(ConfigError, match=message):
-        Trainer(tiny_config(*sets), tmp_path, progress=False)
+        make_trainer(tiny_config(*sets), tmp_path, progress=False)
 
 
 def test_condition_values_are_validated():

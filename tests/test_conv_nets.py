@@ -4,18 +4,19 @@ import math
 
 import pytest
 import torch
+from helpers import batches, gan_step
 from torch import nn
 
 from gankit.config import build_config
+from gankit.core.losses import generator_loss_non_saturating
+from gankit.core.optim import build_optimizer
+from gankit.core.players import Player
 from gankit.errors import ConfigError
-from gankit.losses import generator_loss_non_saturating
 from gankit.nets import build_discriminator, build_generator
 from gankit.nets.constraints import max_col_norm_
 from gankit.nets.dcgan import spatial_plan
 from gankit.nets.mlp import MLPGenerator
 from gankit.nets.paper_conv import ConvMaxout
-from gankit.optim import build_optimizer
-from gankit.schedules import SCHEDULES, Player
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small nets: one thread is faster
 
@@ -85,7 +86,7 @@ def test_schedules_run_d_on_real_and_fake_batches_separately(schedule):
     real = torch.rand(6, *shape) * 2 - 1
     seen = []
     d.net.register_forward_pre_hook(lambda mod, args: seen.append(args[0].detach().clone()))
-    SCHEDULES[schedule](g, d, [real], generator_loss_non_saturating)
+    gan_step(schedule, generator_loss_non_saturating)(g, d, batches([real]))
     assert [x.shape[0] for x in seen] == [6] * len(seen) and len(seen) >= 2
     assert torch.equal(seen[0], real)  # the real pass holds only real images
 

@@ -17,7 +17,7 @@ from gankit.cli import main
 from gankit.config import build_config
 from gankit.data import cifar10
 from gankit.data import folder as folder_mod
-from gankit.trainer import Trainer
+from gankit.games import make_trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small nets: one thread is faster
 
@@ -51,11 +51,11 @@ def test_batchnorm_resume_is_bit_exact_and_grids_change_nothing(tmp_path):
 
 
 def test_grid_uses_eval_mode_and_restores_train_mode(tmp_path):
-    trainer = Trainer(_dcgan("train.epochs=1"), tmp_path, progress=False)
+    trainer = make_trainer(_dcgan("train.epochs=1"), tmp_path, progress=False)
     before = {k: v.clone() for k, v in trainer.g.net.state_dict().items()}
     modes = []
     trainer.g.net.register_forward_pre_hook(lambda m, a: modes.append(m.training))
-    trainer._write_grid()
+    trainer.write_samples()
     assert modes == [False] and trainer.g.net.training
     after = trainer.g.net.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -67,13 +67,13 @@ def test_dcgan_learns_digits(tmp_path):
     """Samples move towards the data: mean squared distance to the nearest training image."""
     torch.manual_seed(0)
     cfg = _dcgan("train.epochs=6", "train.sample_every=0", "train.checkpoint_every=6")
-    trainer = Trainer(cfg, tmp_path, progress=False)
+    trainer = make_trainer(cfg, tmp_path, progress=False)
     real = trainer.data.images.reshape(len(trainer.data), -1)
 
     def nn_distance():
         trainer.g.net.eval()
         with torch.no_grad():
-            fake = trainer.g.net(trainer.fixed_noise).reshape(100, -1)
+            fake = trainer.g.net(trainer.game.fixed_noise).reshape(100, -1)
         trainer.g.net.train()
         return torch.cdist(fake, real).pow(2).min(1).values.mean().item()
 
@@ -110,7 +110,7 @@ def test_paper_cifar10_fc_trains_on_gcn_data(cifar_root, tmp_path):
     cfg = build_config("paper-cifar10-fc", sets=[
         f"data.data_dir={str(cifar_root)!r}", "model.g_hidden=[32, 32]",
         "model.d_units=[16, 16]", "train.batch_size=8", "train.max_steps=2"])
-    trainer = Trainer(cfg, tmp_path, progress=False)
+    trainer = make_trainer(cfg, tmp_path, progress=False)
     norms = trainer.data.images.reshape(len(trainer.data), -1).norm(dim=1)
     assert torch.allclose(norms, torch.full_like(norms, 55.0), rtol=1e-4)
     assert trainer.g.net.output == "linear" and (trainer.g.net.out.bias == 0).all()

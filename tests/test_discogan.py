@@ -15,6 +15,7 @@ from gankit import checkpoint as ckpt
 from gankit.api import load_generator, resume, train
 from gankit.cli import main
 from gankit.config import build_config
+from gankit.core.losses import generator_loss_non_saturating
 from gankit.data.images import ImageData
 from gankit.data.paired_domains import (
     RELATIONS,
@@ -27,7 +28,6 @@ from gankit.data.paired_domains import (
 from gankit.discogan.game import DiscoLosses
 from gankit.discogan.scoring import mode_map, score_relation
 from gankit.errors import CheckpointError, ConfigError, DataError
-from gankit.losses import generator_loss_non_saturating
 from gankit.nets.discogan import (
     ConvDiscriminator,
     ConvTranslator,
@@ -280,7 +280,7 @@ def test_unknown_domain_pair_is_refused_before_training(tmp_path):
 
 def test_conditional_or_data_parallel_discogan_is_refused(tmp_path):
     from gankit.distributed import DistContext
-    from gankit.trainer import Trainer
+    from gankit.games import make_trainer
 
     cfg = build_config("discogan-toy", sets=["condition.classes=2", "condition.aux_weight=1.0"])
     with pytest.raises(ConfigError, match="DiscoGAN is not conditional"):
@@ -292,7 +292,7 @@ def test_conditional_or_data_parallel_discogan_is_refused(tmp_path):
             train(config=cfg, out=tmp_path / "n", progress=False)
     cfg = build_config("discogan-toy", sets=TOY)
     with pytest.raises(ConfigError, match="one process"):
-        Trainer(cfg, tmp_path / "p", progress=False, dist=DistContext(rank=1, world=2))
+        make_trainer(cfg, tmp_path / "p", progress=False, dist=DistContext(rank=1, world=2))
 
 
 def test_one_direction_variant_moves_only_the_used_networks_gradients(tmp_path):

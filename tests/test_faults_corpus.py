@@ -20,7 +20,7 @@ from gankit import api
 from gankit import checkpoint as ckpt
 from gankit.data.idx import parse_idx, read_bytes
 from gankit.errors import CheckpointError, DataError, GankitError
-from gankit.trainer import Trainer
+from gankit.games import make_trainer
 
 # ----------------------------------------------------------------------------- IDX and gzip
 IDX = struct.pack(">HBB", 0, 8, 3) + struct.pack(">3I", 5, 4, 4) + bytes(range(80))
@@ -99,7 +99,7 @@ def test_random_bytes_and_random_idx_damage_give_data_errors_only(tmp_path):
 def run(tmp_path):
     """A run directory with two real checkpoints of the tiny model (no training needed)."""
     (tmp_path / "run").mkdir()
-    trainer = Trainer(tiny_config(), tmp_path / "run", progress=False)
+    trainer = make_trainer(tiny_config(), tmp_path / "run", progress=False)
     trainer.save_checkpoint()
     trainer.epoch = 1
     trainer.save_checkpoint()

@@ -6,15 +6,16 @@ from helpers import tiny_config
 
 from gankit import checkpoint as ckpt
 from gankit.errors import DivergenceError
+from gankit.games import make_trainer
 from gankit.runs import read_metrics
-from gankit.trainer import Trainer
 
 
 def _poisoned_trainer(run, *sets, times):
     """A trainer whose generator loss turns NaN mid-epoch 2, ``times`` times in all."""
     run.mkdir()
-    trainer = Trainer(tiny_config("train.epochs=3", *sets), run, progress=False)
-    inner, left = trainer.g_loss, [times]
+    trainer = make_trainer(tiny_config("train.epochs=3", *sets), run, progress=False)
+    objective = trainer.game.objective
+    inner, left = objective.adversarial, [times]
 
     def g_loss(logits):
         loss = inner(logits)
@@ -23,7 +24,7 @@ def _poisoned_trainer(run, *sets, times):
             return loss * float("nan")
         return loss
 
-    trainer.g_loss = g_loss
+    objective.adversarial = g_loss
     return trainer
 
 

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gankit import api, cli
-from gankit.config import Config, build_config
+from gankit.config import Config, build_config, validate
 from gankit.errors import ConfigError, GankitError
-from gankit.trainer import validate
+from gankit.games import GAMES
 
 KEYS = [f"{s.name}.{f.name}" for s in dataclasses.fields(Config)
         for f in dataclasses.fields(s.type if isinstance(s.type, type) else
@@ -42,19 +42,25 @@ def test_any_set_values_give_a_config_or_one_config_error(sets):
         assert "\n" not in str(exc) and str(exc)
         return
     try:
-        validate(cfg)
+        _validate(cfg)
     except ConfigError as exc:
         assert "\n" not in str(exc)
+
+
+def _validate(cfg):
+    """Every check before training: the cross-field rules and the configured game's own."""
+    validate(cfg)
+    check, _ = GAMES[cfg.game.name]
+    check(cfg, False)
 
 
 class _WouldTrain(Exception):
     """Raised instead of training: the command line was valid all the way to the trainer."""
 
 
-class _FakeTrainer:
-    def __init__(self, cfg, run_dir, **kwargs):
-        validate(cfg)
-        raise _WouldTrain
+def _fake_make_trainer(cfg, run_dir, **kwargs):
+    _validate(cfg)
+    raise _WouldTrain
 
 
 flags = st.sampled_from(["--preset", "--config", "--set", "--out", "--epochs", "--seed",
@@ -72,7 +78,7 @@ argvs = st.tuples(st.sampled_from(["train", "sample", "presets", "nope", ""]),
 @given(argv=argvs)
 def test_any_command_line_exits_cleanly_with_one_line(argv, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(api, "Trainer", _FakeTrainer)
+    monkeypatch.setattr(api, "make_trainer", _fake_make_trainer)
     capsys.readouterr()
     try:
         code = cli.main(argv)
@@ -102,7 +108,7 @@ def test_any_command_line_exits_cleanly_with_one_line(argv, tmp_path, monkeypatc
 ])
 def test_argument_errors_are_one_line(argv, fragment, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(api, "Trainer", _FakeTrainer)
+    monkeypatch.setattr(api, "make_trainer", _fake_make_trainer)
     try:
         code = cli.main(argv)
     except SystemExit as exc:

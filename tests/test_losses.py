@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from gankit.losses import (
+from gankit.core.losses import (
     discriminator_loss,
     generator_loss_minimax,
     generator_loss_non_saturating,

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from gankit.config import Config, OptimConfig
-from gankit.optim import ClassicMomentumSGD, build_optimizer, lr_at, momentum_at
+from gankit.core.optim import ClassicMomentumSGD, build_optimizer, lr_at, momentum_at
 
 
 def test_lr_schedule_values():

@@ -3,12 +3,13 @@
 import copy
 
 import torch
+from helpers import batches, gan_step
 from torch import nn
 
 from gankit.config import OptimConfig
-from gankit.losses import discriminator_loss, generator_loss_non_saturating
-from gankit.optim import build_optimizer
-from gankit.schedules import Player, alternating_step, simultaneous_step
+from gankit.core.losses import discriminator_loss, generator_loss_non_saturating
+from gankit.core.optim import build_optimizer
+from gankit.core.players import Player
 
 
 class TinyG(nn.Module):
@@ -36,7 +37,7 @@ def test_simultaneous_takes_both_gradients_before_either_update():
     g0, d0 = copy.deepcopy(g.net), copy.deepcopy(d.net)
     real = torch.rand(5, 4, dtype=torch.float64)
     torch.manual_seed(1)
-    simultaneous_step(g, d, [real], generator_loss_non_saturating)
+    gan_step("simultaneous", generator_loss_non_saturating)(g, d, batches([real]))
     torch.manual_seed(1)
     fake = g0(g0.sample_noise(5))
     ld = discriminator_loss(d0(real), d0(fake))
@@ -56,7 +57,7 @@ def test_alternating_takes_k_discriminator_steps_then_one_generator_step():
     g0, d0 = copy.deepcopy(g.net), copy.deepcopy(d.net)
     reals = [torch.rand(5, 4, dtype=torch.float64) for _ in range(3)]
     torch.manual_seed(2)
-    alternating_step(g, d, reals, generator_loss_non_saturating)
+    gan_step("alternating", generator_loss_non_saturating)(g, d, batches(reals))
     assert d.lr == 0.1 / 1.5**3 and g.lr == 0.1 / 1.5
     # Replay by hand: D moves on each batch with fresh noise; G then sees the moved D.
     torch.manual_seed(2)

@@ -8,30 +8,34 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gankit.config import ModelConfig, OptimConfig, build_config
-from gankit.data import load_dataset
-from gankit.errors import ConfigError
-from gankit.fused import FusedSimultaneousStep, supports
-from gankit.losses import (
+from gankit.config import ConditionConfig, ModelConfig, OptimConfig, build_config
+from gankit.core.fused import FusedSimultaneousStep, supports
+from gankit.core.game import Batch
+from gankit.core.losses import (
     GENERATOR_LOSSES,
     discriminator_loss,
     generator_loss_minimax,
     generator_loss_non_saturating,
 )
-from gankit.nets import build_discriminator, build_generator
-from gankit.nets.dropout import Dropout
-from gankit.optim import build_optimizer, set_momentum
-from gankit.rng import shared_stream
-from gankit.schedules import Player, alternating_step, simultaneous_step
-from gankit.speed import (
+from gankit.core.objective import GanObjective
+from gankit.core.optim import build_optimizer, set_momentum
+from gankit.core.players import Player
+from gankit.core.schedules import AlternatingStep, SimultaneousStep
+from gankit.core.step import (
     AutocastStep,
     CompiledStep,
     build_step,
     flushing_subnormals,
     subnormals_flushed,
 )
+from gankit.data import load_dataset
+from gankit.errors import ConfigError
+from gankit.nets import build_discriminator, build_generator
+from gankit.nets.dropout import Dropout
+from gankit.rng import shared_stream
 
 SHAPE = (1, 4, 4)
+PLAIN = GanObjective(generator_loss_non_saturating)  # the paper's game, no class term
 
 
 @pytest.fixture
@@ -42,14 +46,15 @@ def float64():
     torch.set_default_dtype(old)
 
 
-def _pair(keep=(0.8, 0.5), optim="momentum", seed=0):
+def _pair(keep=(0.8, 0.5), optim="momentum", seed=0, classes=0):
     torch.manual_seed(seed)
     mcfg = ModelConfig(noise_dim=5, g_hidden=[7, 6], d_units=[4, 3], d_pieces=3,
                        d_input_keep=keep[0], d_hidden_keep=keep[1],
                        g_init_range=0.5, d_init_range=0.5)
     ocfg = OptimConfig(name=optim, lr=0.1, lr_decay=1.5)
-    g = build_generator(mcfg, SHAPE, torch.rand(16))
-    d = build_discriminator(mcfg, SHAPE)
+    condition = ConditionConfig(classes=classes)
+    g = build_generator(mcfg, SHAPE, torch.rand(16), condition)
+    d = build_discriminator(mcfg, SHAPE, condition)
     return (Player(g, *build_optimizer(ocfg, g.parameters())),
             Player(d, *build_optimizer(ocfg, d.parameters())))
 
@@ -66,14 +71,15 @@ def test_fused_step_equals_autograd_step_without_dropout(float64, optim, g_loss)
     g1, d1 = _pair(keep=(1.0, 1.0), optim=optim)
     g2, d2 = _pair(keep=(1.0, 1.0), optim=optim)
     loss = GENERATOR_LOSSES[g_loss]
-    fused = FusedSimultaneousStep()
-    assert supports(g2.net, d2.net, loss)
+    objective = GanObjective(loss)
+    autograd, fused = SimultaneousStep(objective), FusedSimultaneousStep(objective)
+    assert supports(g2.net, d2.net, objective)
     reals = torch.rand(3, 8, *SHAPE)
     for step, real in enumerate(reals):
         torch.manual_seed(100 + step)
-        a = simultaneous_step(g1, d1, [real], loss)
+        a = autograd(g1, d1, [Batch(real)])
         torch.manual_seed(100 + step)
-        b = fused(g2, d2, [real], loss)
+        b = fused(g2, d2, [Batch(real)])
         for x, y in zip(a, b, strict=True):
             assert torch.allclose(x, y, rtol=1e-12, atol=1e-14)
     _same(g1, g2, 1e-11)
@@ -87,7 +93,7 @@ def test_fused_step_with_dropout_equals_autograd_with_the_same_masks(float64):
     g0, d0 = copy.deepcopy(g.net), copy.deepcopy(d.net)
     n, real = 6, torch.rand(6, *SHAPE)
     torch.manual_seed(7)
-    FusedSimultaneousStep()(g, d, [real], generator_loss_non_saturating)
+    FusedSimultaneousStep(PLAIN)(g, d, [Batch(real)])
     torch.manual_seed(7)
     z = g0.sample_noise(n)
     # The autograd step's order: every layer's mask for the real pass, then for the fake pass.
@@ -115,12 +121,13 @@ def _lockstep(pairs, reals, g_loss, tol):
     stream (same noise, same dropout masks); parameters must agree after every step."""
     (g1, d1), (g2, d2) = pairs
     streams = [torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)]
-    fused = FusedSimultaneousStep()
+    objective = GanObjective(g_loss)
+    autograd, fused = SimultaneousStep(objective), FusedSimultaneousStep(objective)
     for step, real in enumerate(reals):
         with shared_stream(streams[0]):
-            a = simultaneous_step(g1, d1, [real], g_loss)
+            a = autograd(g1, d1, [Batch(real)])
         with shared_stream(streams[1]):
-            b = fused(g2, d2, [real], g_loss)
+            b = fused(g2, d2, [Batch(real)])
         for x, y in zip(a, b, strict=True):
             assert torch.allclose(x, y, rtol=tol, atol=tol), step
         for p, q in zip((*g1.net.parameters(), *d1.net.parameters()),
@@ -152,7 +159,7 @@ def test_fused_step_follows_the_autograd_step_on_the_paper_mnist_model(float64, 
         d = build_discriminator(cfg.model, images.shape[1:])
         pairs.append((Player(g, *build_optimizer(cfg.optim, g.parameters())),
                       Player(d, *build_optimizer(cfg.optim, d.parameters()))))
-    assert supports(pairs[1][0].net, pairs[1][1].net, generator_loss_non_saturating)
+    assert supports(pairs[1][0].net, pairs[1][1].net, PLAIN)
     _lockstep(pairs, images.reshape(20, 10, *images.shape[1:]), generator_loss_non_saturating,
               1e-9)
 
@@ -163,14 +170,15 @@ def test_fused_step_in_float32_stays_within_rounding_of_float64():
     g2, d2 = _pair(keep=(1.0, 1.0))  # the same init (a deepcopy would unwrap the lr schedule)
     for p in (g2, d2):
         p.net.double()
-    fused32, fused64 = FusedSimultaneousStep(), FusedSimultaneousStep()
+    objective = GanObjective(generator_loss_minimax)
+    fused32, fused64 = FusedSimultaneousStep(objective), FusedSimultaneousStep(objective)
     for _ in range(5):
         real = torch.rand(8, *SHAPE)
         z = g1.net.sample_noise(8)
         g1.net.sample_noise = lambda n, generator=None, z=z: z
         g2.net.sample_noise = lambda n, generator=None, z=z: z.double()
-        fused32(g1, d1, [real], generator_loss_minimax)
-        fused64(g2, d2, [real.double()], generator_loss_minimax)
+        fused32(g1, d1, [Batch(real)])
+        fused64(g2, d2, [Batch(real.double())])
     for a, b in ((g1, g2), (d1, d2)):
         for p, q in zip(a.net.parameters(), b.net.parameters(), strict=True):
             assert torch.allclose(p.double(), q, rtol=1e-5, atol=1e-6)
@@ -178,20 +186,20 @@ def test_fused_step_in_float32_stays_within_rounding_of_float64():
 
 def test_unsupported_models_are_reported():
     g, d = _pair()
-    assert not supports(g.net, torch.nn.Linear(16, 1), generator_loss_non_saturating)
-    assert not supports(g.net, d.net, lambda logits: F.softplus(-logits).mean())
+    assert not supports(g.net, torch.nn.Linear(16, 1), PLAIN)
+    assert not supports(g.net, d.net, GanObjective(lambda logits: F.softplus(-logits).mean()))
     d.net.net[0] = torch.nn.Dropout(0.2)  # masks not from gankit.rng: not the fused step's D
-    assert not supports(g.net, d.net, generator_loss_non_saturating)
+    assert not supports(g.net, d.net, PLAIN)
     # The paper's TFD and CIFAR-10 variants: sigmoid hidden units, linear output, max-norm D.
     mcfg = ModelConfig(noise_dim=5, g_hidden=[7, 6], d_units=[4, 3], d_pieces=3)
     fine = (build_generator(mcfg, SHAPE), build_discriminator(mcfg, SHAPE))
-    assert supports(*fine, generator_loss_non_saturating)
+    assert supports(*fine, PLAIN)
     for changed in (["g_activations=['relu', 'sigmoid']"], ["g_output='linear'"],
                     ["d_max_col_norm=1.9"]):
         cfg = build_config("quickstart", sets=[f"model.{c}" for c in changed]).model
         cfg.noise_dim, cfg.g_hidden, cfg.d_units = 5, [7, 6], [4, 3]
         pair = (build_generator(cfg, SHAPE), build_discriminator(cfg, SHAPE))
-        assert not supports(*pair, generator_loss_non_saturating), changed
+        assert not supports(*pair, PLAIN), changed
 
 
 def test_fused_step_draws_from_the_shared_stream():
@@ -203,8 +211,7 @@ def test_fused_step_draws_from_the_shared_stream():
         before = torch.get_rng_state()
         stream = torch.Generator().manual_seed(5)
         with shared_stream(stream):
-            FusedSimultaneousStep()(g, d, [torch.full((6, *SHAPE), 0.5)],
-                                    generator_loss_non_saturating)
+            FusedSimultaneousStep(PLAIN)(g, d, [Batch(torch.full((6, *SHAPE), 0.5))])
         assert torch.equal(torch.get_rng_state(), before)
         results.append([p.clone() for p in (*g.net.parameters(), *d.net.parameters())])
     for p, q in zip(*results, strict=True):
@@ -220,32 +227,37 @@ def _run(step, g, d, steps=3, seed=0):
     reals = torch.rand(steps, 8, *SHAPE)
     for i, real in enumerate(reals):
         torch.manual_seed(seed + i)
-        step(g, d, [real], generator_loss_non_saturating)
+        step(g, d, [Batch(real)])
 
 
 def test_build_step_picks_fused_when_it_can_and_refuses_impossible_requests():
     g, d = _pair()
-    assert isinstance(build_step(_config("speed.step='auto'"), g, d,
-                                 generator_loss_non_saturating), FusedSimultaneousStep)
-    assert build_step(_config("speed.step='autograd'"), g, d, generator_loss_non_saturating) \
-        is simultaneous_step
+    assert isinstance(build_step(_config("speed.step='auto'"), PLAIN, g, d),
+                      FusedSimultaneousStep)
+    assert type(build_step(_config("speed.step='autograd'"), PLAIN, g, d)) is SimultaneousStep
     alt = _config("game.schedule='alternating'")
-    assert build_step(alt, g, d, generator_loss_non_saturating) is alternating_step
+    assert type(build_step(alt, PLAIN, g, d)) is AlternatingStep
     with pytest.raises(ConfigError, match="fused"):
-        build_step(_config("game.schedule='alternating'", "speed.step='fused'"), g, d,
-                   generator_loss_non_saturating)
+        build_step(_config("game.schedule='alternating'", "speed.step='fused'"), PLAIN, g, d)
     with pytest.raises(ConfigError, match="autocast"):
-        build_step(_config("speed.step='fused'", "speed.autocast='bf16'"), g, d,
-                   generator_loss_non_saturating)
-    # Data-parallel and conditional runs: 'auto' takes main's autograd step, 'fused' refuses.
+        build_step(_config("speed.step='fused'", "speed.autocast='bf16'"), PLAIN, g, d)
+    # Data-parallel runs: 'auto' takes main's autograd step, 'fused' refuses.
     auto = _config("speed.step='auto'")
-    assert build_step(auto, g, d, generator_loss_non_saturating, distributed=True) \
-        is simultaneous_step
-    cond = _config("speed.step='auto'", "condition.classes=10")
-    assert build_step(cond, g, d, generator_loss_non_saturating) is simultaneous_step
+    assert type(build_step(auto, PLAIN, g, d, distributed=True)) is SimultaneousStep
     with pytest.raises(ConfigError, match="one process"):
-        build_step(_config("speed.step='fused'"), g, d, generator_loss_non_saturating,
-                   distributed=True)
+        build_step(_config("speed.step='fused'"), PLAIN, g, d, distributed=True)
+    # Conditional runs: the fused step hands a minibatch with class labels to the autograd
+    # step, and the conditional models are not the fused step's to run.
+    cond = _config("speed.step='auto'", "condition.classes=10")
+    step = build_step(cond, PLAIN, g, d)
+    assert type(step.autograd) is SimultaneousStep and step.autograd.objective is PLAIN
+    seen = []
+    step.autograd = lambda g_, d_, batches: seen.append(batches) or "autograd"
+    labelled = [Batch(torch.rand(8, *SHAPE), torch.randint(10, (8,)))]
+    assert step(g, d, labelled) == "autograd" and len(seen) == 1 and seen[0] is labelled
+    gc, dc = _pair(classes=10)
+    aux = GanObjective(generator_loss_non_saturating, 0.5)
+    assert type(build_step(cond, aux, gc, dc)) is SimultaneousStep
 
 
 def test_bf16_autocast_step_stays_close_to_the_float32_step():
@@ -254,8 +266,8 @@ def test_bf16_autocast_step_stays_close_to_the_float32_step():
     g1, d1 = _pair(keep=(1.0, 1.0))
     g2, d2 = _pair(keep=(1.0, 1.0))
     g0, d0 = _pair(keep=(1.0, 1.0))
-    _run(simultaneous_step, g1, d1)
-    step = build_step(_config("speed.autocast='bf16'"), g2, d2, generator_loss_non_saturating)
+    _run(SimultaneousStep(PLAIN), g1, d1)
+    step = build_step(_config("speed.autocast='bf16'"), PLAIN, g2, d2)
     assert isinstance(step, AutocastStep)
     _run(step, g2, d2)
     for a, b, start in ((g1, g2, g0), (d1, d2, d0)):
@@ -297,11 +309,11 @@ def test_bf16_autocast_dcgan_update_stays_close_to_the_float32_update(moving):
     cfg, (g2, d2) = _dcgan_pair(("speed.autocast='bf16'",), frozen=frozen)
     _, (g0, d0) = _dcgan_pair()
     real = torch.rand(64, 1, 28, 28) * 2 - 1
-    step = build_step(cfg, g2, d2, generator_loss_non_saturating)
+    step = build_step(cfg, PLAIN, g2, d2)
     assert isinstance(step, AutocastStep)
-    for fn, g, d in ((alternating_step, g1, d1), (step, g2, d2)):
+    for fn, g, d in ((AlternatingStep(PLAIN), g1, d1), (step, g2, d2)):
         torch.manual_seed(0)
-        fn(g, d, [real], generator_loss_non_saturating)
+        fn(g, d, [Batch(real)])
     a, b, start = (g1, g2, g0) if moving == "g" else (d1, d2, d0)
     for p, q, p0 in zip(a.net.parameters(), b.net.parameters(), start.net.parameters(),
                         strict=True):
@@ -313,7 +325,7 @@ def test_bf16_autocast_dcgan_update_stays_close_to_the_float32_update(moving):
 def test_compile_failure_falls_back_to_eager_with_a_warning(monkeypatch):
     g1, d1 = _pair()
     g2, d2 = _pair()
-    _run(simultaneous_step, g1, d1)
+    _run(SimultaneousStep(PLAIN), g1, d1)
 
     class Broken(torch.nn.Module):
         def __init__(self, net):
@@ -327,8 +339,7 @@ def test_compile_failure_falls_back_to_eager_with_a_warning(monkeypatch):
             raise RuntimeError("no C++ compiler here")
 
     monkeypatch.setattr(torch, "compile", Broken)
-    step = build_step(_config("speed.compile=true", "speed.step='autograd'"), g2, d2,
-                      generator_loss_non_saturating)
+    step = build_step(_config("speed.compile=true", "speed.step='autograd'"), PLAIN, g2, d2)
     with pytest.warns(UserWarning, match="no C.. compiler"):
         _run(step, g2, d2)
     assert step.failed and step.compile_seconds is None
@@ -342,8 +353,8 @@ def test_compiled_step_equals_the_eager_step_without_dropout():
     """Stated tolerance: float32 rounding, 1e-5 relative after 2 steps."""
     g1, d1 = _pair(keep=(1.0, 1.0))
     g2, d2 = _pair(keep=(1.0, 1.0))
-    _run(simultaneous_step, g1, d1, steps=2)
-    step = build_step(_config("speed.compile=true"), g2, d2, generator_loss_non_saturating)
+    _run(SimultaneousStep(PLAIN), g1, d1, steps=2)
+    step = build_step(_config("speed.compile=true"), PLAIN, g2, d2)
     assert isinstance(step, CompiledStep)
     _run(step, g2, d2, steps=2)
     assert step.failed is None and step.compile_seconds > 0
@@ -356,7 +367,7 @@ def test_compile_failure_inside_the_shared_stream_rewinds_it(monkeypatch):
     g1, d1 = _pair()
     g2, d2 = _pair()
     with shared_stream(torch.Generator().manual_seed(3)):
-        _run(simultaneous_step, g1, d1, steps=1)
+        _run(SimultaneousStep(PLAIN), g1, d1, steps=1)
 
     def broken(net):
         class Broken(torch.nn.Module):
@@ -368,14 +379,14 @@ def test_compile_failure_inside_the_shared_stream_rewinds_it(monkeypatch):
         return Broken()
 
     monkeypatch.setattr(torch, "compile", broken)
-    step = build_step(_config("speed.compile=true"), g2, d2, generator_loss_non_saturating)
+    step = build_step(_config("speed.compile=true"), PLAIN, g2, d2)
     with shared_stream(torch.Generator().manual_seed(3)), pytest.warns(UserWarning):
         _run(step, g2, d2, steps=1)
     _same(g1, g2, 0)
     _same(d1, d2, 0)
 
 
-@pytest.mark.parametrize("step", [simultaneous_step, FusedSimultaneousStep()],
+@pytest.mark.parametrize("step", [SimultaneousStep(PLAIN), FusedSimultaneousStep(PLAIN)],
                          ids=["autograd", "fused"])
 def test_flushing_subnormals_leaves_the_update_unchanged(step):
     """speed.flush_denormal where it matters: with G's output bias at -88 its sigmoid gives
@@ -410,7 +421,7 @@ def test_training_flushes_subnormals_only_while_it_runs(tmp_path):
     """The trainer turns flushing on for its own steps and restores the process's mode after:
     other code in the process (hypothesis, users' numerics) expects IEEE subnormals."""
     from gankit.api import train
-    from gankit.trainer import Callback
+    from gankit.train.callbacks import Callback
 
     if not torch.set_flush_denormal(False):
         pytest.skip("this CPU cannot flush subnormals (torch.set_flush_denormal is x86-only)")

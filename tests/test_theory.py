@@ -7,8 +7,8 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import norm
 
 from gankit import theory
+from gankit.core.losses import value_function
 from gankit.data.toy import GaussianMixture
-from gankit.losses import value_function
 from gankit.nets.toy import ToyGenerator
 
 GRID = np.linspace(-10, 10, 8001)
@@ -92,7 +92,7 @@ def test_pushforward_density_of_a_network_matches_the_exact_one():
 
 
 def test_value_function_monte_carlo_agrees_with_quadrature():
-    """gankit.losses.value_function on samples, with D = D*, estimates C(G) by Monte Carlo."""
+    """gankit.core.losses.value_function on samples, with D = D*, estimates C(G) by Monte Carlo."""
     g = theory.AffineGenerator(0.5, 1.0)
     rng = np.random.default_rng(0)
     real = P_DATA.sample(200_000, rng)[:, 0]

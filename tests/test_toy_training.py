@@ -12,9 +12,9 @@ from gankit.api import load_generator, train
 from gankit.cli import main
 from gankit.config import build_config
 from gankit.data.toy import ring
+from gankit.games import make_trainer
 from gankit.monitor import CollapseMonitor, mean_pairwise_distance
 from gankit.runs import read_metrics
-from gankit.trainer import Trainer
 
 RING = ["train.epochs=1", "train.batch_size=200", "train.log_every=25", "train.sample_every=1",
         "model.g_hidden=[32, 32]", "model.d_units=[32, 32]", "optim.lr=0.003"]
@@ -31,7 +31,7 @@ def _ring_distance(g) -> float:
 def test_ring_gan_learns_and_the_monitor_changes_nothing(tmp_path, capsys):
     cfg = build_config("toy-ring8", sets=RING)
     (tmp_path / "untrained").mkdir()
-    untrained = Trainer(cfg, tmp_path / "untrained", progress=False).g.net
+    untrained = make_trainer(cfg, tmp_path / "untrained", progress=False).g.net
     plain = train(config=cfg, out=tmp_path / "plain", progress=False)
     monitored = train(config=build_config("toy-ring8", sets=[
         *RING, "monitor.collapse_every=50", "monitor.collapse_samples=500"]),
@@ -79,10 +79,10 @@ def test_diversity_on_images_is_one_for_real_images_and_warns_near_zero(tmp_path
     from helpers import tiny_config
 
     (tmp_path / "r").mkdir()
-    trainer = Trainer(tiny_config("train.epochs=1"), tmp_path / "r", progress=False)
+    trainer = make_trainer(tiny_config("train.epochs=1"), tmp_path / "r", progress=False)
     monitor = CollapseMonitor(every=1, samples=300)
     g = trainer.g.net
-    trainer.g.net = _Replay(trainer.images)
+    trainer.g.net = _Replay(trainer.game.images)
     assert monitor.measure(trainer)["diversity"] == pytest.approx(1.0, abs=0.05)
     # The paper's G at initialisation (weights U(+-0.05), bias at the pixel means) draws
     # nearly the same image for every z: the monitor sees that as collapse.
@@ -99,17 +99,17 @@ def test_diversity_on_images_is_one_for_real_images_and_warns_near_zero(tmp_path
 
 def test_mode_monitor_warns_on_a_collapsed_generator_and_not_on_a_healthy_one(tmp_path, capsys):
     (tmp_path / "r").mkdir()
-    trainer = Trainer(build_config("toy-ring8", sets=RING), tmp_path / "r", progress=False)
+    trainer = make_trainer(build_config("toy-ring8", sets=RING), tmp_path / "r", progress=False)
     modes = trainer.data.distribution.modes
-    near = (trainer.images[:, None, :].double() - torch.from_numpy(modes)).norm(dim=2)
+    near = (trainer.game.images[:, None, :].double() - torch.from_numpy(modes)).norm(dim=2)
     monitor = CollapseMonitor(every=1, samples=800)
     # Healthy: G replays the training points, which cover all 8 modes evenly.
-    trainer.g.net = _Replay(trainer.images)
+    trainer.g.net = _Replay(trainer.game.images)
     trainer.step = 1
     monitor.on_log(trainer, {})
     assert capsys.readouterr().err == ""
     # Collapsed: G draws only points of modes 0 and 3 (within 3 std), as a collapsed G would.
-    trainer.g.net = _Replay(trainer.images[(near[:, [0, 3]] < 0.3).any(1)])
+    trainer.g.net = _Replay(trainer.game.images[(near[:, [0, 3]] < 0.3).any(1)])
     trainer.step = 2
     monitor.on_log(trainer, {})
     err = capsys.readouterr().err

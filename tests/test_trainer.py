@@ -9,8 +9,8 @@ from gankit import checkpoint as ckpt
 from gankit.api import load_generator, resume, sample, train
 from gankit.config import merge
 from gankit.errors import CheckpointError, ConfigError, DivergenceError, GankitError
+from gankit.games import make_trainer
 from gankit.runs import read_metrics
-from gankit.trainer import Trainer
 
 
 def _weights(run_dir):
@@ -62,7 +62,7 @@ def test_sigint_mid_epoch_checkpoints_and_resumes_bit_identical(tmp_path, monkey
     cfg = tiny_config("train.epochs=1")
     train(config=cfg, out=tmp_path / "whole", progress=False)
     (tmp_path / "split").mkdir()
-    trainer = Trainer(cfg, tmp_path / "split", progress=False)
+    trainer = make_trainer(cfg, tmp_path / "split", progress=False)
     inner = trainer.step_fn
 
     def step_then_signal(*args):
@@ -120,14 +120,15 @@ def test_existing_run_directory_is_never_overwritten(tmp_path):
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     cfg = tiny_config("train.epochs=3")
-    trainer = Trainer(cfg, tmp_path, progress=False)
-    inner = trainer.g_loss
+    trainer = make_trainer(cfg, tmp_path, progress=False)
+    objective = trainer.game.objective
+    inner = objective.adversarial
 
     def poisoned(logits):
         loss = inner(logits)
         return loss * float("nan") if trainer.epoch >= 1 else loss
 
-    trainer.g_loss = poisoned
+    objective.adversarial = poisoned
     with pytest.raises(DivergenceError, match="generator's .*epoch-0001 was kept") as info:
         trainer.fit()
     assert info.value.exit_code == 1
@@ -143,14 +144,14 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
     other = merge(tiny_config(), {"model": {"g_hidden": [32, 32]}}, "test")
     path = ckpt.resolve(tmp_path / "r")[0]
     with pytest.raises(CheckpointError, match="does not fit this model"):
-        Trainer(other, tmp_path / "r", resume_from=path, progress=False)
+        make_trainer(other, tmp_path / "r", resume_from=path, progress=False)
 
 
 def test_multi_value_rules():
     with pytest.raises(ConfigError, match="needs game.schedule = 'alternating'"):
-        Trainer(tiny_config("game.d_steps=2"), "unused", progress=False)
+        make_trainer(tiny_config("game.d_steps=2"), "unused", progress=False)
     with pytest.raises(ConfigError, match="exceeds the 1397 training images"):
-        Trainer(tiny_config("train.batch_size=5000"), "unused", progress=False)
+        make_trainer(tiny_config("train.batch_size=5000"), "unused", progress=False)
 
 
 def test_sample_api(tmp_path):
@@ -164,7 +165,7 @@ def test_sample_api(tmp_path):
 
 
 def test_callbacks_see_logs_and_add_epoch_metrics_without_changing_the_weights(tmp_path):
-    from gankit.trainer import Callback
+    from gankit.train.callbacks import Callback
 
     class Probe(Callback):
         def __init__(self):
@@ -175,15 +176,15 @@ def test_callbacks_see_logs_and_add_epoch_metrics_without_changing_the_weights(t
 
         def on_epoch_end(self, trainer):
             with torch.no_grad():
-                return {"probe": float(trainer.g.net(trainer.fixed_noise[:4]).mean())}
+                return {"probe": float(trainer.g.net(trainer.game.fixed_noise[:4]).mean())}
 
         def on_train_end(self, trainer):
             self.ended = True
 
     probe = Probe()
     (tmp_path / "a").mkdir()
-    Trainer(tiny_config("train.epochs=2"), tmp_path / "a", progress=False,
-            callbacks=[probe]).fit()
+    make_trainer(tiny_config("train.epochs=2"), tmp_path / "a", progress=False,
+                 callbacks=[probe]).fit()
     train(config=tiny_config("train.epochs=2"), out=tmp_path / "b", progress=False)
     assert probe.ended and probe.logs >= 2 * (27 // 5)
     assert [r["epoch"] for r in read_metrics(tmp_path / "a") if "probe" in r] == [1, 2]
