@@ -27,7 +27,7 @@ from gankit.game_figures import save_sample_and_surface_rows
 from gankit.games import make_trainer
 from gankit.metrics.mode_coverage import mode_coverage
 from gankit.runs import create_run_dir
-from gankit.train.trainer import Trainer
+from gankit.training.trainer import Trainer
 
 # name -> (what it tests, overrides). Every setting gets the same number of G updates.
 SETTINGS: dict[str, tuple[str, list[str]]] = {

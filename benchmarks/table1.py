@@ -44,8 +44,8 @@ from gankit.checkpoint import LATEST, list_checkpoints, read_checkpoint, resolve
 from gankit.data import load_dataset
 from gankit.errors import GankitError
 from gankit.metrics.parzen import parzen_protocol
-from gankit.train.callbacks import Callback
-from gankit.train.trainer import Trainer
+from gankit.training.callbacks import Callback
+from gankit.training.trainer import Trainer
 
 
 class TimeBudget(Callback):

@@ -57,7 +57,7 @@ def _install(kind: str | None, at: int, at2: int, frac: float, counts: dict[str,
 
     import gankit.checkpoint as ckpt_mod
     import gankit.runs as runs_mod
-    from gankit.train import trainer as trainer_mod  # (gankit.train, the attribute, is api.train)
+    import gankit.training.trainer as trainer_mod
 
     armed = {"sigint2": False}
 

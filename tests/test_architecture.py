@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "gankit"
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 80
 # The loop's package: it runs any game and names none.
-LOOP_PACKAGE = "gankit.train"
+LOOP_PACKAGE = "gankit.training"
 LOOP_MAY_NOT_IMPORT = ("gankit.nets", "gankit.discogan", "gankit.agecgan")
 
 
@@ -137,7 +137,7 @@ def test_files_and_functions_are_short():
 
 
 def test_the_training_loop_names_no_model():
-    assert (PACKAGE / "train").is_dir()
+    assert (PACKAGE / "training").is_dir()
     assert loop_imports() == {}
 
 

@@ -8,7 +8,7 @@ from helpers import tiny_config
 from gankit import checkpoint as ckpt
 from gankit.api import resume, train
 from gankit.runs import read_metrics
-from gankit.train.callbacks import Callback
+from gankit.training.callbacks import Callback
 
 EventAccumulator = pytest.importorskip(
     "tensorboard.backend.event_processing.event_accumulator").EventAccumulator

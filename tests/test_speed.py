@@ -421,7 +421,7 @@ def test_training_flushes_subnormals_only_while_it_runs(tmp_path):
     """The trainer turns flushing on for its own steps and restores the process's mode after:
     other code in the process (hypothesis, users' numerics) expects IEEE subnormals."""
     from gankit.api import train
-    from gankit.train.callbacks import Callback
+    from gankit.training.callbacks import Callback
 
     if not torch.set_flush_denormal(False):
         pytest.skip("this CPU cannot flush subnormals (torch.set_flush_denormal is x86-only)")

@@ -165,7 +165,7 @@ def test_sample_api(tmp_path):
 
 
 def test_callbacks_see_logs_and_add_epoch_metrics_without_changing_the_weights(tmp_path):
-    from gankit.train.callbacks import Callback
+    from gankit.training.callbacks import Callback
 
     class Probe(Callback):
         def __init__(self):

@@ -20,14 +20,14 @@ from gankit import distributed
 from gankit.config import Config, build_config, merge, parse_set
 from gankit.data.ranges import to_unit
 from gankit.errors import CheckpointError, GankitError
+from gankit.games import make_trainer
+from gankit.monitor import CollapseMonitor
 from gankit.nets import build_generator
 from gankit.noise import sample_noise
 from gankit.reliability import resume_point, run_dir_of
 from gankit.runs import RunLock, create_run_dir, default_run_dir
-from gankit.games import make_trainer
-from gankit.monitor import CollapseMonitor
-from gankit.train.callbacks import Callback
-from gankit.train.trainer import TrainResult
+from gankit.training.callbacks import Callback
+from gankit.training.trainer import TrainResult
 
 
 def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None = None,

@@ -33,8 +33,8 @@ from gankit.data.toy import GaussianMixture
 from gankit.errors import ConfigError
 from gankit.game_figures import GameSnapshot, save_animation, save_figure1
 from gankit.runs import create_run_dir
-from gankit.train.callbacks import Callback
-from gankit.train.trainer import Trainer
+from gankit.training.callbacks import Callback
+from gankit.training.trainer import Trainer
 
 MAP_LINES = 25  # z values drawn as arrows
 

@@ -18,8 +18,8 @@ from gankit.core.gan import GanGame
 from gankit.devices import resolve_device
 from gankit.discogan import game as discogan
 from gankit.distributed import DistContext, device_for
-from gankit.train.callbacks import Callback
-from gankit.train.trainer import Trainer
+from gankit.training.callbacks import Callback
+from gankit.training.trainer import Trainer
 
 # game.name -> (the check of what the game supports, given whether training is distributed;
 # the game's constructor)

@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 
 from gankit.metrics.mode_coverage import mode_coverage
 from gankit.rng import derived_seed
-from gankit.train.callbacks import Callback
-from gankit.train.trainer import Trainer
+from gankit.training.callbacks import Callback
+from gankit.training.trainer import Trainer
 
 DIVERSITY_WARN = 0.5
 Features = Callable[[torch.Tensor], torch.Tensor]

@@ -19,7 +19,7 @@ from gankit.errors import CheckpointError, DivergenceError, StorageError
 from gankit.runs import CONFIG, METRICS
 
 if TYPE_CHECKING:
-    from gankit.train.trainer import Trainer, TrainResult
+    from gankit.training.trainer import Trainer, TrainResult
 
 # Errors of a write that the user fixes by freeing space or changing permissions.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES,

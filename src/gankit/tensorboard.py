@@ -16,10 +16,10 @@ import torch
 
 from gankit.figures import image_grid
 from gankit.noise import sample_noise
-from gankit.runs import METRICS
 from gankit.rng import derived_seed
-from gankit.train.callbacks import Callback
-from gankit.train.trainer import Trainer
+from gankit.runs import METRICS
+from gankit.training.callbacks import Callback
+from gankit.training.trainer import Trainer
 
 HISTOGRAM_BATCH = 500  # real images (the first of the training set) and fakes per histogram
 BOOKKEEPING = ("step", "epoch", "time")

@@ -2,7 +2,7 @@
 batches, its objective and the figure of its samples; the trainer only loops over it.
 
 A game is built from the config (``gankit.games.build_game``) and handed to
-``gankit.train.Trainer``, which never asks what kind of game it runs.
+``gankit.training.Trainer``, which never asks what kind of game it runs.
 """
 
 from __future__ import annotations

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 from gankit.config import Config, EvalConfig
 from gankit.errors import ConfigError
 from gankit.metrics.evaluate import FEATURE_METRICS, HIGHER_IS_BETTER, Evaluator, parse_metrics
-from gankit.train.callbacks import Callback
+from gankit.training.callbacks import Callback
 
 if TYPE_CHECKING:
-    from gankit.train.trainer import Trainer
+    from gankit.training.trainer import Trainer
 
 BEST_DIR, BEST_JSON = "best", "best.json"
 # The result rows each metric name produces.

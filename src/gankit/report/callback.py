@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from gankit.errors import GankitError
-from gankit.train.callbacks import Callback
-from gankit.train.trainer import Trainer
+from gankit.training.callbacks import Callback
+from gankit.training.trainer import Trainer
 
 
 class WriteReport(Callback):

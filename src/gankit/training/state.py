@@ -14,7 +14,7 @@ from gankit import checkpoint as ckpt
 from gankit.errors import CheckpointError
 
 if TYPE_CHECKING:
-    from gankit.train.trainer import Trainer
+    from gankit.training.trainer import Trainer
 
 PLAYERS = ("G", "D")
 

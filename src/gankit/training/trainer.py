@@ -29,9 +29,9 @@ from gankit.errors import ConfigError, DivergenceError
 from gankit.reliability import guarded_fit
 from gankit.rng import derived_seed, shared_stream
 from gankit.runs import CONFIG, METRICS, MetricsLog, NullLog, run_info, write_run_info
-from gankit.train.callbacks import Callback
-from gankit.train.state import load_state, state_tensors
-from gankit.train.stop import StopRequests
+from gankit.training.callbacks import Callback
+from gankit.training.state import load_state, state_tensors
+from gankit.training.stop import StopRequests
 
 __all__ = ["Callback", "TrainResult", "Trainer"]
 

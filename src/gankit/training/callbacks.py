@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gankit.train.trainer import Trainer
+    from gankit.training.trainer import Trainer
 
 
 class Callback:
