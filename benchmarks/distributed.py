@@ -10,12 +10,13 @@ metrics.jsonl), so process start-up is not counted. Rounds alternate 1 and N pro
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from gankit.io.metrics_log import read_metrics
 
 
 def run(nproc: int, steps: int, data_dir: str | None) -> float:
@@ -29,7 +30,7 @@ def run(nproc: int, steps: int, data_dir: str | None) -> float:
         if nproc > 1:
             cmd += ["--nproc", str(nproc)]
         subprocess.run(cmd, check=True, capture_output=True, text=True)
-        rows = [json.loads(line) for line in (out / "metrics.jsonl").open()]
+        rows = read_metrics(out)
     seconds = max(r.get("time", 0) for r in rows)
     return steps * 100 / seconds
 

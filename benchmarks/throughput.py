@@ -16,7 +16,6 @@ noisy: compare ratios, not absolutes).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from gankit.api import train
 from gankit.bench import plain_loop
 from gankit.config import build_config
 from gankit.data.paths import data_root
+from gankit.io.metrics_log import read_metrics
 
 
 def gankit_trainer(steps: int, data_dir: Path, sets: list[str]) -> float:
@@ -36,7 +36,7 @@ def gankit_trainer(steps: int, data_dir: Path, sets: list[str]) -> float:
                                             *sets])
     with tempfile.TemporaryDirectory() as tmp:
         train(config=cfg, out=Path(tmp) / "run", progress=False)
-        rows = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").open()]
+        rows = read_metrics(Path(tmp) / "run")
     seconds = max(r.get("time", 0) for r in rows)
     return steps * cfg.train.batch_size / seconds
 

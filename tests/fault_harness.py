@@ -10,8 +10,10 @@ run, so that a trial costs a training, not an interpreter start. Each child runs
 the production code (no test hooks in gankit):
 
 - ``step``: SIGKILL right after training step n;
-- ``line``: SIGKILL at the k-th executed line of gankit/checkpoint.py (sys.settrace), so at
-  any point inside writing, renaming, pointing ``latest`` at or pruning a checkpoint;
+- ``line``: SIGKILL at the k-th executed line of gankit/checkpoint.py and of the atomic text
+  writes (gankit/io/atomic.py: ``latest``, config.toml, run.json, the log's truncation) under
+  sys.settrace, so at any point inside writing, renaming, pointing ``latest`` at or pruning a
+  checkpoint;
 - ``torn``: the k-th file write (safetensors, state/manifest JSON, a metrics line) stops
   after a random prefix of its bytes, then SIGKILL, as a crash in the middle of a write;
 - ``sigterm``: SIGTERM after step n (expect exit 143 and a checkpoint);
@@ -56,6 +58,7 @@ def _install(kind: str | None, at: int, at2: int, frac: float, counts: dict[str,
     import pathlib
 
     import gankit.checkpoint as ckpt_mod
+    import gankit.io.atomic as atomic_mod
     import gankit.runs as runs_mod
     import gankit.training.trainer as trainer_mod
 
@@ -84,6 +87,7 @@ def _install(kind: str | None, at: int, at2: int, frac: float, counts: dict[str,
     trainer_mod.build_step = lambda *a, **k: counted_step(build_step(*a, **k))
 
     target = os.path.realpath(ckpt_mod.__file__)
+    atomic = os.path.realpath(atomic_mod.__file__)
     lines_since_armed = [0]
 
     def local(frame, event, arg):
@@ -98,8 +102,21 @@ def _install(kind: str | None, at: int, at2: int, frac: float, counts: dict[str,
                     os.kill(os.getpid(), signal.SIGINT)
         return local
 
+    def checkpoint_or_text_write(frame) -> bool:
+        """Called by checkpoint.py or inside write_text_atomic: the code that checkpoint.py
+        held before the atomic writes moved to gankit.io (not sample grids or figures)."""
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename == target or (code.co_filename == atomic
+                                              and code.co_name == "write_text_atomic"):
+                return True
+            frame = frame.f_back
+        return False
+
     def calls(frame, event, arg):
-        return local if frame.f_code.co_filename == target else None
+        name = frame.f_code.co_filename
+        traced = name == target or (name == atomic and checkpoint_or_text_write(frame))
+        return local if traced else None
 
     sys.settrace(calls)
 

@@ -17,15 +17,16 @@ from torch import nn
 
 from gankit import checkpoint as ckpt
 from gankit import distributed
-from gankit.config import Config, build_config, merge, parse_set
+from gankit.config import Config, build_config, merge
 from gankit.data.ranges import to_unit
 from gankit.errors import CheckpointError, GankitError
 from gankit.games import make_trainer
+from gankit.io.resume import RESUME_SECTIONS as RESUME_SECTIONS  # noqa: F401 - re-exported
+from gankit.io.resume import resume_overrides, resume_point, run_dir_of
+from gankit.io.run_dir import RunLock, create_run_dir, default_run_dir
 from gankit.monitor import CollapseMonitor
 from gankit.nets import build_generator
 from gankit.noise import sample_noise
-from gankit.reliability import resume_point, run_dir_of
-from gankit.runs import RunLock, create_run_dir, default_run_dir
 from gankit.training.callbacks import Callback
 from gankit.training.trainer import TrainResult
 
@@ -56,10 +57,6 @@ def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None =
                             dist=ctx).fit()
 
 
-# What a resumed run may change: how fast its steps run, never what they compute.
-RESUME_SECTIONS = ("speed",)
-
-
 def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
            device: str | None = None, sets: Sequence[str] = (), progress: bool = True,
            callbacks: list[Callback] | None = None) -> TrainResult:
@@ -88,17 +85,6 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
                      *monitor_callbacks(cfg)]
         return make_trainer(cfg, root, resume_from=path, progress=progress, callbacks=callbacks,
                             dist=ctx).fit()
-
-
-def resume_overrides(sets: Sequence[str]) -> list[dict[str, Any]]:
-    """``sets`` parsed, each refused unless a resumed run may take it (RESUME_SECTIONS)."""
-    overrides = [parse_set(assignment) for assignment in sets]
-    for assignment, override in zip(sets, overrides, strict=True):
-        if override.keys() - set(RESUME_SECTIONS):
-            raise GankitError(f"--set {assignment} cannot change a resumed run (only "
-                              f"{', '.join(s + '.*' for s in RESUME_SECTIONS)} may); start a "
-                              "new run with --set instead")
-    return overrides
 
 
 def _config_callbacks(cfg: Config) -> list[Callback]:

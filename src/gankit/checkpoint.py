@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from gankit.config import Config, merge
 from gankit.errors import CheckpointError, ConfigError, StorageError
+from gankit.io.atomic import fsync_path, write_text_atomic  # the latter also for old importers
 
 TENSORS, STATE, MANIFEST, LATEST = "tensors.safetensors", "state.json", "manifest.json", "latest"
 FORMAT = 1
@@ -32,24 +33,6 @@ def _digest(path: Path) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old or the new content, never half."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def flatten_state(prefix: str, state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], Any]:
@@ -109,13 +92,13 @@ def _save(root: Path, tmp: Path, name: str, tensors: dict[str, torch.Tensor],
                 for f in (TENSORS, STATE)}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), "utf-8")
     for f in (TENSORS, STATE, MANIFEST):
-        _fsync(tmp / f)
+        fsync_path(tmp / f)
     final = root / name
     old = root / f".{name}.old-{os.getpid()}"
     if final.exists():
         final.rename(old)
     tmp.rename(final)
-    _fsync(root)
+    fsync_path(root)
     write_text_atomic(root / LATEST, name + "\n")
     shutil.rmtree(old, ignore_errors=True)
     return final

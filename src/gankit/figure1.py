@@ -32,6 +32,7 @@ from gankit.config import Config, build_config
 from gankit.data.toy import GaussianMixture
 from gankit.errors import ConfigError
 from gankit.game_figures import GameSnapshot, save_animation, save_figure1
+from gankit.io.atomic import write_text_atomic
 from gankit.runs import create_run_dir
 from gankit.training.callbacks import Callback
 from gankit.training.trainer import Trainer
@@ -143,7 +144,7 @@ def make_figure1(out: str | os.PathLike, sets: list[str] | tuple[str, ...] = (),
         theory.jsd(last.p_data, last.p_g, last.grid),
         theory.total_variation(last.p_data, last.p_g, last.grid),
         float(np.abs(d_opt.d - d_star)[support].max()), [str(f) for f in files])
-    (out / "figure1.json").write_text(json.dumps(asdict(report), indent=1) + "\n", "utf-8")
+    write_text_atomic(out / "figure1.json", json.dumps(asdict(report), indent=1) + "\n")
     return report
 
 

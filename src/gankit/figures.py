@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from gankit.io.atomic import atomic_path
+
 
 def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 1) -> np.ndarray:
     """Tile (N, C, H, W) images in [0, 1] into one uint8 array (rows of ``nrow`` images)."""
@@ -33,7 +35,6 @@ def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = 
     img = Image.fromarray(image_grid(images, nrow))
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
     return path

@@ -20,6 +20,7 @@ from PIL import Image
 from torch import nn
 
 from gankit.data.toy import Distribution
+from gankit.io.atomic import atomic_path
 
 DATA_STYLE = {"color": "black", "ls": ":", "lw": 2.0, "label": "p_data"}
 G_STYLE = {"color": "tab:green", "ls": "-", "lw": 1.8, "label": "p_g"}
@@ -29,9 +30,8 @@ D_STYLE = {"color": "tab:blue", "ls": "--", "lw": 1.8, "label": "D(x)"}
 def _save(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png", bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png", bbox_inches="tight")
     return path
 
 
@@ -200,10 +200,9 @@ def save_animation(snapshots: list[GameSnapshot], path: str | os.PathLike,
         frames.append(Image.open(io.BytesIO(buf.getvalue())).convert("P", palette=Image.ADAPTIVE))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
-                   duration=frame_ms, loop=0)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=frame_ms, loop=0)
     return path
 
 

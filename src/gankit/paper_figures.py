@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
 from gankit.figures import image_grid
+from gankit.io.atomic import atomic_path
 from gankit.noise import sample_noise
 
 
@@ -52,9 +53,8 @@ def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor, block: in
 def _save_png(img: Image.Image, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
     return path
 
 
@@ -139,8 +139,9 @@ def memorisation_figure(m: Memorisation, path: str | os.PathLike) -> Path:
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
     return path

@@ -1,70 +1,29 @@
 """What keeps a run alive through faults: resuming after any crash, rolling back a divergence,
 and a clear error (never a half-written file) when the disk is full or read-only.
 
-The promises and the tests that prove them are listed in docs/reliability.md.
+Which checkpoint a resume continues from is gankit.io.resume (``resume_point`` and
+``run_dir_of`` stay importable from here). The promises and the tests that prove them are
+listed in docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import errno
-import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gankit import checkpoint as ckpt
-from gankit.config import Config, load_config_toml
-from gankit.errors import CheckpointError, DivergenceError, StorageError
-from gankit.runs import CONFIG, METRICS
+from gankit.errors import DivergenceError, StorageError
+from gankit.io.resume import resume_point, run_dir_of
 
 if TYPE_CHECKING:
     from gankit.training.trainer import Trainer, TrainResult
 
+__all__ = ["STORAGE_ERRNOS", "guarded_fit", "resume_point", "roll_back", "run_dir_of"]
+
 # Errors of a write that the user fixes by freeing space or changing permissions.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES,
                   errno.EPERM}
-
-
-def run_dir_of(path: str | os.PathLike) -> Path:
-    """The run directory that ``--resume PATH`` continues (PATH may name one checkpoint)."""
-    path = Path(path)
-    if (path / ckpt.MANIFEST).exists() or (path / ckpt.TENSORS).exists():
-        return path.parent.parent
-    if not path.is_dir():
-        raise CheckpointError(f"{path} is neither a run directory with checkpoints/ nor a "
-                              "checkpoint folder; pass the --out folder of a training run")
-    return path
-
-
-def resume_point(path: str | os.PathLike,
-                 clean: bool = True) -> tuple[Path | None, Config, list[str]]:
-    """The checkpoint to continue from, the run's saved config, and warnings to show.
-
-    Call it with the run locked. Leftovers of writes that a crash cut short are cleared first
-    (``clean``; only the process that holds the lock may, e.g. rank 0 of a distributed run).
-    A run killed before its first checkpoint has none: the checkpoint is then None and the
-    run starts again from step 0 with its saved config.toml, which, training being
-    deterministic, ends exactly where the uninterrupted run would have.
-    """
-    path = Path(path)
-    run_dir = run_dir_of(path)
-    root = run_dir / "checkpoints"
-    if clean:
-        ckpt.clean_temporaries(root)
-    if path == run_dir and not ckpt.list_checkpoints(root) and (run_dir / CONFIG).exists():
-        cfg = load_config_toml(run_dir / CONFIG)
-        if clean:
-            (run_dir / METRICS).unlink(missing_ok=True)
-        return None, cfg, [f"{run_dir} holds no checkpoint yet (it was stopped before its "
-                           "first one); starting it again from step 0 with its config.toml"]
-    resolved, warnings = ckpt.resolve(path)
-    _, state = ckpt.read_checkpoint(resolved)
-    if "averaged_from" in state:
-        raise CheckpointError(f"{resolved} is an average of generators (gankit average) with no "
-                              "discriminator or optimiser state; resume one of the runs it was "
-                              "averaged from")
-    return resolved, ckpt.saved_config(state, resolved), warnings
 
 
 def guarded_fit(trainer: Trainer, fit_once: Callable[[], TrainResult]) -> TrainResult:

@@ -4,20 +4,23 @@ Writes RUN/tensorboard/ with the standard torch.utils.tensorboard writer: every 
 scalar, every periodic metric other callbacks log, the fixed-noise sample grid each epoch, and
 histograms of D's output (without dropout) on real and generated images. View with
 ``tensorboard --logdir RUN/tensorboard``.
+
+Training scalars come from the records the trainer hands ``on_log``; the lines other callbacks
+add to the metrics log reach it as they are written (a listener on ``trainer.metrics``), so
+the log is never read back.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import torch
 
 from gankit.figures import image_grid
+from gankit.io.metrics_log import MetricsLog
 from gankit.noise import sample_noise
 from gankit.rng import derived_seed
-from gankit.runs import METRICS
 from gankit.training.callbacks import Callback
 from gankit.training.trainer import Trainer
 
@@ -31,7 +34,7 @@ class TensorBoardLogger(Callback):
     def __init__(self) -> None:
         self.writer: Any = None
         self._noise = torch.empty(0)  # a fixed batch of z for the fakes' histogram
-        self._read_to = 0  # bytes of the metrics log already mirrored
+        self._log: MetricsLog | None = None  # the log it listens to while the writer is open
 
     def _open(self, trainer: Trainer) -> Any:
         if self.writer is None:
@@ -40,9 +43,9 @@ class TensorBoardLogger(Callback):
             # On resume, events past the checkpoint's step belong to a lost segment: purge them.
             self.writer = SummaryWriter(str(trainer.run_dir / "tensorboard"),
                                         purge_step=trainer.step or None)
-            log = trainer.run_dir / METRICS
-            # Lines written before this segment were mirrored by the segment that wrote them.
-            self._read_to = log.stat().st_size if log.exists() else 0
+            # Lines written before this point were mirrored by the segment that wrote them.
+            self._log = trainer.metrics
+            self._log.listeners.append(self._mirror)
             # Its own generator and stream of the run's seed: the global RNG is left untouched.
             gen = torch.Generator().manual_seed(derived_seed(trainer.cfg.train.seed, 101))
             model = trainer.cfg.model
@@ -51,15 +54,12 @@ class TensorBoardLogger(Callback):
 
     def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
         writer = self._open(trainer)
-        self._mirror_new_lines(trainer)  # what other callbacks logged since the last line
         for key, value in record.items():
             if key not in BOOKKEEPING and _number(value):
                 writer.add_scalar(f"train/{key}", value, record["step"])
-        self._read_to = (trainer.run_dir / METRICS).stat().st_size
 
     def on_epoch_end(self, trainer: Trainer) -> None:
         writer = self._open(trainer)
-        self._mirror_new_lines(trainer)
         g, d = trainer.g.net, trainer.d.net
         g_mode, d_mode = g.training, d.training
         g.eval()
@@ -91,31 +91,20 @@ class TensorBoardLogger(Callback):
 
     def on_train_end(self, trainer: Trainer) -> None:
         if self.writer is not None:
-            self._mirror_new_lines(trainer)
+            if self._log is not None:
+                self._log.listeners.remove(self._mirror)
+                self._log = None
             self.writer.close()
             self.writer = None
 
-    def _mirror_new_lines(self, trainer: Trainer) -> None:
-        """Periodic metrics and events other callbacks wrote to the log, as scalars."""
-        log = trainer.run_dir / METRICS
-        if not log.exists():
+    def _mirror(self, record: dict[str, Any]) -> None:
+        """A metrics line as it is written: other callbacks' metrics become scalars; the
+        training losses (mirrored by on_log) and events are left out."""
+        if "event" in record or "d_loss" in record or not _number(record.get("step")):
             return
-        with log.open("rb") as f:
-            f.seek(self._read_to)
-            chunk = f.read()
-        complete = chunk[:chunk.rfind(b"\n") + 1]
-        self._read_to += len(complete)
-        for line in complete.decode("utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict) or "event" in record or "d_loss" in record \
-                    or not _number(record.get("step")):
-                continue
-            for key, value in record.items():
-                if key not in BOOKKEEPING and _number(value):
-                    self.writer.add_scalar(f"metrics/{key}", value, record["step"])
+        for key, value in record.items():
+            if key not in BOOKKEEPING and _number(value):
+                self.writer.add_scalar(f"metrics/{key}", value, record["step"])
 
 
 def _number(value: Any) -> bool:

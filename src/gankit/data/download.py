@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from gankit.io.atomic import atomic_path
 
 
 def fetch(filename: str, mirrors: Sequence[str], dest: Path,
@@ -25,21 +25,17 @@ def fetch(filename: str, mirrors: Sequence[str], dest: Path,
     failures: list[str] = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + filename
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", dir=dest.parent)
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-                total = int(resp.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=filename,
-                          leave=False) as bar:
-                    while chunk := resp.read(1 << 16):
-                        out.write(chunk)
-                        bar.update(len(chunk))
-            verify(tmp)
-            os.replace(tmp, dest)
+            with atomic_path(dest) as tmp:  # renamed into place only if verify passes
+                with tmp.open("wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+                    total = int(resp.headers.get("Content-Length") or 0) or None
+                    with tqdm(total=total, unit="B", unit_scale=True, desc=filename,
+                              leave=False) as bar:
+                        while chunk := resp.read(1 << 16):
+                            out.write(chunk)
+                            bar.update(len(chunk))
+                verify(tmp)
             return failures
         except Exception as exc:  # noqa: BLE001 - every failure means: try the next mirror
             failures.append(f"{url}: {exc}")
-        finally:
-            tmp.unlink(missing_ok=True)
     raise OSError("; ".join(failures))

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from PIL import Image, ImageOps
 
 from gankit.data.images import ImageData
 from gankit.errors import DataError
+from gankit.io.atomic import atomic_path, write_text_atomic
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp"}
 CACHE_VERSION = 1
@@ -89,13 +89,8 @@ def _decode_all(files: list[Path], size: int, mode: str, sink) -> tuple[list[int
 def _write_cache(files: list[Path], size: int, mode: str, dest: Path
                  ) -> tuple[list[int], list[str]]:
     """Decode into a raw uint8 file beside ``dest``, renamed into place once complete."""
-    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            kept, skipped = _decode_all(files, size, mode, out.write)
-        os.replace(name, dest)
-    finally:
-        Path(name).unlink(missing_ok=True)
+    with atomic_path(dest) as tmp, tmp.open("wb") as out:
+        kept, skipped = _decode_all(files, size, mode, out.write)
     return kept, skipped
 
 
@@ -135,9 +130,7 @@ def load_folder(path: str | os.PathLike, size: int, color: str = "rgb",
             kept, skipped = _write_cache(files, size, mode, cache)
             meta = {"root": str(root.resolve()), "shape": [len(kept), *shape], "kept": kept,
                     "skipped": skipped}
-            tmp = meta_path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(meta), "utf-8")
-            os.replace(tmp, meta_path)
+            write_text_atomic(meta_path, json.dumps(meta))
         except OSError:  # no writable cache: decode into memory instead
             chunks: list[bytes] = []
             kept, skipped = _decode_all(files, size, mode, chunks.append)

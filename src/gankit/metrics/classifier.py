@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from gankit.errors import CheckpointError
+from gankit.io.atomic import atomic_path, write_text_atomic
 
 WEIGHTS_FILE = "mnist_classifier.safetensors"
 FEATURE_DIM = 128
@@ -155,9 +156,8 @@ def train_classifier(out: str | Path, epochs: int = 8, seed: int = 0, batch_size
     test_acc = accuracy(net, test.images, test.labels)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    save_file(best_state, str(tmp), metadata={"seed": str(seed), "epochs": str(epochs)})
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        save_file(best_state, str(tmp), metadata={"seed": str(seed), "epochs": str(epochs)})
     seconds = time.perf_counter() - start
     card = {"seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
             "best_epoch": best_epoch, "valid_accuracy": best, "test_accuracy": test_acc,
@@ -165,5 +165,5 @@ def train_classifier(out: str | Path, epochs: int = 8, seed: int = 0, batch_size
             "torch_threads": torch.get_num_threads(), "sha256": file_digest(out),
             "command": f"gankit train-classifier --out {out.name} --epochs {epochs} "
                        f"--seed {seed}"}
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n", "utf-8")
+    write_text_atomic(out.with_suffix(".json"), json.dumps(card, indent=1) + "\n")
     return ClassifierReport(out, best, test_acc, best_epoch, seconds)

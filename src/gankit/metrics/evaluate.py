@@ -18,6 +18,7 @@ import torch
 
 from gankit.data import load_dataset
 from gankit.errors import ConfigError, GankitError
+from gankit.io.atomic import write_text_atomic
 from gankit.metrics.features import FeatureNetwork, load_feature_network
 from gankit.metrics.fid import fid
 from gankit.metrics.kid import kid
@@ -232,9 +233,7 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] = METRICS,
         report["feature_network"] = {"name": net.name, "sha256": net.digest}
     target = Path(out) if out else run_dir_of(path) / "eval" / f"{path.name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=1) + "\n", "utf-8")
-    tmp.replace(target)
+    write_text_atomic(target, json.dumps(report, indent=1) + "\n")
     return report, target
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from gankit.config import Config, EvalConfig
 from gankit.errors import ConfigError
+from gankit.io.atomic import write_text_atomic
 from gankit.metrics.evaluate import FEATURE_METRICS, HIGHER_IS_BETTER, Evaluator, parse_metrics
 from gankit.training.callbacks import Callback
 
@@ -108,8 +109,7 @@ class PeriodicEvaluation(Callback):
         shutil.rmtree(old, ignore_errors=True)
         info = {"metric": self.cfg.best_by, "value": value, "step": trainer.step,
                 "epoch": trainer.epoch, "checkpoint": ckpt.name}
-        (run / f".{BEST_JSON}.tmp").write_text(json.dumps(info) + "\n", "utf-8")
-        (run / f".{BEST_JSON}.tmp").replace(run / BEST_JSON)
+        write_text_atomic(run / BEST_JSON, json.dumps(info) + "\n")
         self.best = value
         return True
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gankit.checkpoint import write_text_atomic
 from gankit.errors import GankitError
+from gankit.io.atomic import write_text_atomic
 from gankit.report.data import RunData, load_run, unique_names
 from gankit.report.html import GENERATOR, render
 

@@ -1,9 +1,9 @@
 """Read a run directory into what a report shows: curves, sample grids, figures, tables, events.
 
-Everything is derived from the files the trainer and its callbacks write (see gankit.runs), so
-a report can be made of any run, finished, stopped, diverged or still training. Metric lines
-are read generically: every numeric key beside the training losses becomes a curve, whatever
-callback wrote it.
+Everything is derived from the files the trainer and its callbacks write (see
+gankit.io.run_dir), so a report can be made of any run, finished, stopped, diverged or still
+training. Metric lines are read generically: every numeric key beside the training losses
+becomes a curve, whatever callback wrote it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from gankit.errors import GankitError
-from gankit.runs import CONFIG, METRICS, RUN_INFO
+from gankit.io.metrics_log import METRICS, read_log
+from gankit.io.run_dir import CONFIG, RUN_INFO
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -209,19 +210,6 @@ def load_run(path: str | Path) -> RunData:
             if isinstance(data, dict):
                 run.evaluations[rel.as_posix()] = _flatten(data)
     return run
-
-
-def read_log(path: Path) -> list[dict[str, Any]]:
-    """The metrics log's JSON objects; a line cut short by a crash or a live writer is skipped."""
-    records = []
-    for line in path.read_text("utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
 
 
 def unique_names(runs: list[RunData]) -> None:
