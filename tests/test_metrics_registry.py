@@ -56,7 +56,7 @@ def test_registering_a_name_or_key_twice_raises():
     with pytest.raises(GankitError, match="needs gpu"):
         register_metric(Metric("x", (ResultKey("x", True),), lambda src, x: [],
                                frozenset({"gpu"})))
-    assert registry.REGISTRY == before
+    assert dict(registry.REGISTRY) == before
 
 
 def test_directions_are_those_periodic_evaluation_keeps_the_best_by(tmp_path):

@@ -1,9 +1,9 @@
 """Every metric declared once: its command-line name, the result keys it writes, which way each
 key is better, and what it needs.
 
-The evaluator, periodic evaluation (``eval.best_by``), the CLI's ``--metrics`` and the docs
-read these declarations instead of keeping their own lists, so a metric added here is known
-everywhere. Names and result keys are unique: registering either twice is an error.
+The evaluator, periodic evaluation (``eval.best_by``) and the CLI's ``--metrics`` read these
+declarations instead of keeping their own lists, so a metric added here is known everywhere.
+Names and result keys are unique: registering either twice is an error.
 """
 
 from __future__ import annotations
@@ -90,8 +90,11 @@ def result_keys() -> dict[str, ResultKey]:
 
 
 def metric_writing(key: str) -> str:
-    """The name of the metric that writes result key ``key``."""
-    return next(m.name for m in REGISTRY.values() if key in keys_of(m.name))
+    """The name of the metric that writes result key ``key`` (KeyError if none does)."""
+    for m in REGISTRY.values():
+        if key in keys_of(m.name):
+            return m.name
+    raise KeyError(key)
 
 
 def higher_is_better(key: str) -> bool:
