@@ -17,7 +17,8 @@ import torch
 
 from gankit.config import Config
 from gankit.data import load_dataset
-from gankit.metrics.evaluate import FEATURE_METRICS, Evaluator, format_table
+from gankit.metrics.evaluate import Evaluator, format_table
+from gankit.metrics.registry import FEATURES, names_needing
 from gankit.nets import build_generator
 from gankit.noise import sample_noise
 
@@ -29,7 +30,7 @@ def main() -> None:
     args = ap.parse_args()
     train = load_dataset("mnist", "train", args.data_dir)
     test = load_dataset("mnist", "test", args.data_dir).images
-    features = Evaluator("mnist", args.data_dir, sorted(FEATURE_METRICS))
+    features = Evaluator("mnist", args.data_dir, sorted(names_needing(FEATURES)))
     parzen = Evaluator("mnist", args.data_dir, ["parzen"])
     best = parzen.run(train.images[:10_000]) + features.run(test)
 

@@ -17,6 +17,7 @@ from gankit.conditional.cli import add_commands as add_conditional_commands
 from gankit.config import preset_names, preset_summary
 from gankit.errors import GankitError
 from gankit.figures import save_grid
+from gankit.metrics.registry import metric_names, names_for_any_data
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -177,7 +178,7 @@ def _figures(args: argparse.Namespace) -> int:
     from gankit import checkpoint as ckpt
     from gankit import paper_figures as pf
     from gankit.data import load_dataset
-    from gankit.metrics.evaluate import run_dir_of
+    from gankit.metrics.evaluate import run_dir_of_checkpoint
 
     path, _ = ckpt.resolve(args.checkpoint)
     _, state = ckpt.read_checkpoint(path)
@@ -186,7 +187,7 @@ def _figures(args: argparse.Namespace) -> int:
     train = load_dataset(data["name"], "train", data_dir).images
     test = load_dataset(data["name"], "test", data_dir).images
     g = api.load_generator(path)
-    out = args.out or run_dir_of(path) / "figures" / path.name
+    out = args.out or run_dir_of_checkpoint(path) / "figures" / path.name
     print(f"wrote {pf.figure2(g, train, out / 'figure2.png', seed=args.seed)}")
     print(f"wrote {pf.figure3(g, out / 'figure3.png', seed=args.seed)}")
     memo = pf.memorisation(g, train, test, n=args.n_memo, seed=args.seed,
@@ -269,8 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="score a checkpoint (Parzen, FID, KID, PR, score, modes)")
     e.add_argument("checkpoint", type=Path, help="a run directory or checkpoint folder")
-    e.add_argument("--metrics", default="parzen,fid,kid,pr,score,modes",
-                   help="comma-separated subset of parzen,fid,kid,pr,score,modes,stacked-modes "
+    e.add_argument("--metrics", default=",".join(names_for_any_data()),
+                   help=f"comma-separated subset of {','.join(metric_names())} "
                    "(RGB data: fid,kid,pr in Inception space, else a fallback)")
     e.add_argument("--samples", type=int, help="generated samples (default: 10000 as in the "
                    "paper; 26000 with stacked-modes)")

@@ -123,11 +123,11 @@ class EvalConfig:
     """Periodic evaluation during training (gankit.metrics.periodic); every = 0 turns it off."""
 
     every: int = field(default=0, metadata=_range(0))  # epochs
-    metrics: str = "parzen"  # comma-separated names from gankit.metrics.evaluate.METRICS
+    metrics: str = "parzen"  # comma-separated names from gankit.metrics.registry
     samples: int = field(default=2000, metadata=_range(2))
     seed: int = field(default=0, metadata=_range(0))  # of the noise; a private RNG stream
-    best_by: str = field(default="", metadata=_choice(
-        "", "parzen", "fid", "kid", "precision", "recall", "score", "modes_kl"))
+    # a result key of gankit.metrics.registry, or "" for none; checked by metrics.periodic
+    best_by: str = ""
 
 
 @dataclass

@@ -19,33 +19,32 @@ import torch
 from gankit.data import load_dataset
 from gankit.errors import ConfigError, GankitError
 from gankit.io.atomic import write_text_atomic
+from gankit.metrics.builtin import Inputs
 from gankit.metrics.features import FeatureNetwork, load_feature_network
-from gankit.metrics.fid import fid
-from gankit.metrics.kid import kid
-from gankit.metrics.parzen import PAPER_SIGMAS, PAPER_VALID, parzen_protocol
-from gankit.metrics.prc import precision_recall
-from gankit.metrics.score import class_histogram, classifier_score, kl_to_uniform
-from gankit.metrics.stacked_modes import STACKED_SAMPLES, stacked_modes
+from gankit.metrics.parzen import PAPER_SIGMAS, PAPER_VALID
+from gankit.metrics.registry import (
+    CLASSES,
+    FEATURES,
+    REFERENCE,
+    REGISTRY,
+    Metric,
+    metric_names,
+    names_needing,
+)
+from gankit.metrics.stacked_modes import STACKED_SAMPLES
 
-METRICS = ("parzen", "fid", "kid", "pr", "score", "modes", "stacked-modes")
-FEATURE_METRICS = frozenset({"fid", "kid", "pr", "score", "modes"})
-# Each result row's metric name and whether larger values are better.
-HIGHER_IS_BETTER = {"parzen": True, "fid": False, "kid": False, "precision": True,
-                    "recall": True, "score": True, "modes_kl": False, "stacked_modes": True,
-                    "stacked_kl": False}
 FORMAT = "gankit-eval/1"
 PAPER_SAMPLES = 10_000  # the paper's Parzen sample count, the default of the other metrics
-MNIST_HEAD = frozenset({"score", "modes"})  # need the MNIST classifier's ten classes
 
 
 def parse_metrics(text: str | list[str] | tuple[str, ...]) -> list[str]:
     """``"parzen,fid"`` (or a list) -> checked, de-duplicated metric names in the given order."""
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text)]
     names = [n for n in dict.fromkeys(names) if n]
-    bad = [n for n in names if n not in METRICS]
+    bad = [n for n in names if n not in REGISTRY]
     if bad or not names:
         raise ConfigError(f"unknown metric(s) {', '.join(bad) or '(none given)'}; choose from "
-                          + ", ".join(METRICS))
+                          + ", ".join(metric_names()))
     return names
 
 
@@ -55,7 +54,7 @@ class Evaluator:
 
     dataset: str = "mnist"
     data_dir: str | None = None
-    metrics: list[str] = field(default_factory=lambda: list(METRICS))
+    metrics: list[str] = field(default_factory=lambda: list(metric_names()))
     n_reference: int = 10_000  # real training images the feature metrics compare against
     features: str = "mnist-classifier"
     features_path: str | None = None
@@ -70,7 +69,8 @@ class Evaluator:
     def __post_init__(self) -> None:
         self.metrics = parse_metrics(self.metrics)
 
-    def _split(self, name: str) -> torch.Tensor:
+    def split(self, name: str) -> torch.Tensor:
+        """A split of the real images, loaded once."""
         if name not in self._cache:
             self._cache[name] = load_dataset(self.dataset, name, self.data_dir).images
         return self._cache[name]
@@ -91,14 +91,15 @@ class Evaluator:
         """
         if self.features == "mnist-classifier":
             self.features = "inception"
-        head = [m for m in self.metrics if m in MNIST_HEAD]
-        feature = [m for m in self.metrics if m in FEATURE_METRICS - MNIST_HEAD]
-        keep = [m for m in self.metrics if m not in FEATURE_METRICS]
+        needs_features, needs_classes = names_needing(FEATURES), names_needing(CLASSES)
+        head = [m for m in self.metrics if m in needs_classes]
+        feature = [m for m in self.metrics if m in needs_features - needs_classes]
+        keep = [m for m in self.metrics if m not in needs_features]
         reason, failed = "", False
         if feature:
             try:
                 self.feature_network  # noqa: B018 (loads and caches it, or says why not)
-                keep = [m for m in self.metrics if m not in MNIST_HEAD]
+                keep = [m for m in self.metrics if m not in needs_classes]
             except GankitError as exc:
                 failed = True
                 reason = f"{', '.join(feature)} not computed: {' '.join(str(exc).split())}"
@@ -108,8 +109,8 @@ class Evaluator:
         if not reason:
             return None
         if failed or not keep:  # fall back to what needs no downloaded weights
-            keep += [m for m in ("parzen", "stacked-modes") if m not in keep
-                     and (m == "parzen" or self.dataset == "stacked_mnist")]
+            keep += [m.name for m in REGISTRY.values() if m.name not in keep
+                     and m.name not in needs_features and m.data in (None, self.dataset)]
         self.metrics = keep
         return f"gankit: note: RGB data: {reason}; computing {', '.join(keep)}"
 
@@ -122,78 +123,49 @@ class Evaluator:
             self._cache["mnist"] = load_feature_network("mnist-classifier")
         return self._cache["mnist"]
 
-    def _reference_features(self) -> torch.Tensor:
+    def reference_features(self) -> torch.Tensor:
+        """Features of the first ``n_reference`` real training images, computed once."""
         if "ref" not in self._cache:
-            real = self._split("train")[:self.n_reference]
+            real = self.split("train")[:self.n_reference]
             self._cache["ref"] = self.feature_network.extract(real, self.progress)[0]
         return self._cache["ref"]
 
     def run(self, samples: torch.Tensor) -> list[dict[str, Any]]:
-        """Result rows for ``samples`` (N, C, H, W) in [0, 1]."""
-        samples = samples.detach().float().cpu()
-        rows: list[dict[str, Any]] = []
-        if "parzen" in self.metrics:
-            r = parzen_protocol(samples, self._split("valid"), self._split("test"), self.sigmas,
-                                self.n_valid, progress=self.progress)
-            rows.append(_row("parzen", r.mean, r.se, sigma=r.sigma, sigmas=r.sigmas,
-                             valid_means=r.valid_means, n_samples=r.n_samples,
-                             n_valid=r.n_valid, n_test=r.n_test, split="test"))
-        if "stacked-modes" in self.metrics:
-            m = stacked_modes(samples, self.mnist_classifier, self.progress)
-            params = {"n_samples": m.n_samples, "modes_total": m.modes_total,
-                      "largest_mode": m.largest_mode, "classifier": "mnist-classifier",
-                      "classifier_sha256": self.mnist_classifier.digest}
-            rows.append(_row("stacked_modes", m.modes_covered, None, **params))
-            rows.append(_row("stacked_kl", m.kl_to_uniform, None, **params))
-        wanted = FEATURE_METRICS.intersection(self.metrics)
-        if not wanted:
-            return rows
+        """Result rows for ``samples`` (N, C, H, W) in [0, 1].
+
+        The metrics that need no feature network come first, then the feature metrics, each
+        group in registration order, whatever order ``metrics`` names them in.
+        """
+        x = Inputs(samples.detach().float().cpu())
+        chosen = [m for m in REGISTRY.values() if m.name in self.metrics]
+        chosen.sort(key=lambda m: FEATURES in m.needs)
+        if any(FEATURES in m.needs for m in chosen):
+            self._extract(x, chosen)
+        return [r for m in chosen for r in m.compute(self, x)]
+
+    def _extract(self, x: Inputs, chosen: list[Metric]) -> None:
+        """The samples' features and logits, and the counts the reference metrics record."""
         net = self.feature_network
-        feats, logits = net.extract(samples, self.progress)
-        counts: dict[str, Any] = {}
-        if wanted - MNIST_HEAD:  # the figures measured against real images say which ones
-            n_ref = len(self._reference_features())
-            counts = {"n_samples": len(samples), "n_reference": n_ref,
-                      "reference": f"{self.dataset} train[:{n_ref}]"}
+        x.feats, x.logits = net.extract(x.samples, self.progress)
+        if any(REFERENCE in m.needs for m in chosen):
+            n_ref = len(self.reference_features())
+            x.counts = {"n_samples": len(x.samples), "n_reference": n_ref,
+                        "reference": f"{self.dataset} train[:{n_ref}]"}
             if net.preprocess:
-                counts["preprocess"] = net.preprocess(tuple(samples.shape[1:]))
-        if "fid" in self.metrics:
-            rows.append(_row("fid", fid(self._reference_features(), feats), None, **counts))
-        if "kid" in self.metrics:
-            value, err = kid(self._reference_features(), feats, self.kid_subsets,
-                             self.kid_subset_size, progress=self.progress)
-            rows.append(_row("kid", value, err, subsets=self.kid_subsets,
-                             subset_size=self.kid_subset_size, **counts))
-        if "pr" in self.metrics:
-            p, r = precision_recall(self._reference_features(), feats, self.pr_k,
-                                    self.progress)
-            rows.append(_row("precision", p, None, k=self.pr_k, **counts))
-            rows.append(_row("recall", r, None, k=self.pr_k, **counts))
-        if {"score", "modes"} & wanted and logits is None:
-            raise GankitError(f"feature network {net.name} has no classifier head; the score "
-                              "and modes metrics need one")
-        if "score" in self.metrics:
-            value, err = classifier_score(logits)
-            rows.append(_row("score", value, err, splits=10, n_samples=len(samples)))
-        if "modes" in self.metrics:
-            hist = class_histogram(logits)
-            rows.append(_row("modes_kl", kl_to_uniform(hist), None, histogram=hist,
-                             n_samples=len(samples)))
-        return rows
+                x.counts["preprocess"] = net.preprocess(tuple(x.samples.shape[1:]))
+        if x.logits is None and any(CLASSES in m.needs for m in chosen):
+            head = " and ".join(m for m in REGISTRY if m in names_needing(CLASSES))
+            raise GankitError(f"feature network {net.name} has no classifier head; the {head} "
+                              "metrics need one")
 
 
-def _row(metric: str, value: float, error: float | None, **params: Any) -> dict[str, Any]:
-    return {"metric": metric, "value": float(value),
-            "error": None if error is None else float(error), "params": params}
-
-
-def run_dir_of(checkpoint: Path) -> Path:
+def run_dir_of_checkpoint(checkpoint: Path) -> Path:
     """RUN for RUN/checkpoints/NAME; the parent folder for any other checkpoint folder."""
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" \
         else checkpoint.parent
 
 
-def evaluate_checkpoint(source: str | Path, metrics: str | list[str] = METRICS,
+def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = None,
                         n_samples: int | None = None, seed: int = 0, data_dir: str | None = None,
                         out: str | Path | None = None, progress: bool = True,
                         features: str = "mnist-classifier", features_path: str | None = None
@@ -212,7 +184,8 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] = METRICS,
     _, state = ckpt.read_checkpoint(path)
     dataset = state["config"]["data"]["name"]
     data_dir = data_dir or state["config"]["data"].get("data_dir") or None
-    evaluator = Evaluator(dataset, data_dir, parse_metrics(metrics), features=features,
+    chosen = parse_metrics(metric_names() if metrics is None else metrics)
+    evaluator = Evaluator(dataset, data_dir, chosen, features=features,
                           features_path=features_path, progress=progress)
     note = evaluator.fit_to_rgb() if state["image_shape"][0] == 3 else None
     if note:
@@ -228,10 +201,10 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] = METRICS,
         "epoch": state["epoch"], "dataset": dataset, "n_samples": n_samples, "seed": seed,
         "results": rows, "notes": [note] if note else [],
         "seconds": round(time.perf_counter() - start, 2), "versions": versions()}
-    if FEATURE_METRICS.intersection(evaluator.metrics):
+    if names_needing(FEATURES).intersection(evaluator.metrics):
         net = evaluator.feature_network
         report["feature_network"] = {"name": net.name, "sha256": net.digest}
-    target = Path(out) if out else run_dir_of(path) / "eval" / f"{path.name}.json"
+    target = Path(out) if out else run_dir_of_checkpoint(path) / "eval" / f"{path.name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(target, json.dumps(report, indent=1) + "\n")
     return report, target

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file
 
 from gankit.errors import GankitError
-from gankit.metrics.features import FeatureNetwork
+from gankit.metrics.network import FeatureNetwork
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048

@@ -23,17 +23,32 @@ from typing import TYPE_CHECKING, Any
 from gankit.config import Config, EvalConfig
 from gankit.errors import ConfigError
 from gankit.io.atomic import write_text_atomic
-from gankit.metrics.evaluate import FEATURE_METRICS, HIGHER_IS_BETTER, Evaluator, parse_metrics
+from gankit.metrics.evaluate import Evaluator, parse_metrics
+from gankit.metrics.registry import (
+    FEATURES,
+    higher_is_better,
+    keys_of,
+    metric_writing,
+    names_needing,
+    result_keys,
+)
 from gankit.training.callbacks import Callback
 
 if TYPE_CHECKING:
     from gankit.training.trainer import Trainer
 
 BEST_DIR, BEST_JSON = "best", "best.json"
-# The result rows each metric name produces.
-_ROWS = {"parzen": ["parzen"], "fid": ["fid"], "kid": ["kid"], "pr": ["precision", "recall"],
-         "score": ["score"], "modes": ["modes_kl"],
-         "stacked-modes": ["stacked_modes", "stacked_kl"]}
+
+
+def check_best_by(cfg: EvalConfig) -> None:
+    """Refuse an ``eval.best_by`` that no metric writes, before any work starts.
+
+    Checked here rather than in gankit.config, which sits below the metrics and cannot list
+    their result keys.
+    """
+    if cfg.best_by and cfg.best_by not in result_keys():
+        raise ConfigError(f"eval.best_by = {cfg.best_by!r} is not one of "
+                          f"{', '.join(result_keys())} (or '' for none)")
 
 
 class PeriodicEvaluation(Callback):
@@ -42,13 +57,14 @@ class PeriodicEvaluation(Callback):
     def __init__(self, cfg: EvalConfig, dataset: str, data_dir: str | None = None,
                  evaluator: Evaluator | None = None) -> None:
         self.cfg = cfg
+        check_best_by(cfg)
         metrics = parse_metrics(cfg.metrics)
-        produced = [row for m in metrics for row in _ROWS[m]]
+        produced = [key for m in metrics for key in keys_of(m)]
         if cfg.best_by and cfg.best_by not in produced:
             raise ConfigError(f"eval.best_by = {cfg.best_by!r} is not computed by eval.metrics "
-                              f"= {cfg.metrics!r}; add its metric or choose one of "
-                              + ", ".join(produced))
-        feature_metrics = [m for m in metrics if m in FEATURE_METRICS]
+                              f"= {cfg.metrics!r}; add {metric_writing(cfg.best_by)!r} to it "
+                              "or choose one of " + ", ".join(produced))
+        feature_metrics = [m for m in metrics if m in names_needing(FEATURES)]
         if feature_metrics and dataset != "mnist" and evaluator is None:
             raise ConfigError(f"eval.metrics {', '.join(feature_metrics)} need the MNIST "
                               f"feature network and data.name = {dataset!r} is not MNIST; "
@@ -93,7 +109,7 @@ class PeriodicEvaluation(Callback):
         if not self._best_loaded and (run / BEST_JSON).exists():
             self.best = json.loads((run / BEST_JSON).read_text("utf-8"))["value"]
         self._best_loaded = True
-        higher = HIGHER_IS_BETTER[self.cfg.best_by]
+        higher = higher_is_better(self.cfg.best_by)
         if self.best is not None and not (value > self.best if higher else value < self.best):
             return False
         ckpt = trainer.last_checkpoint
@@ -116,6 +132,7 @@ class PeriodicEvaluation(Callback):
 
 def callbacks_for(cfg: Config) -> list[Callback]:
     """The callbacks a configuration asks for (none when eval.every = 0)."""
+    check_best_by(cfg.eval)
     if not cfg.eval.every:
         return []
     return [PeriodicEvaluation(cfg.eval, cfg.data.name, cfg.data.data_dir or None)]

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from gankit.errors import GankitError
-from gankit.metrics.features import FeatureNetwork
+from gankit.metrics.network import FeatureNetwork
 from gankit.metrics.score import kl_to_uniform
 
 STACKED_SAMPLES = 26_000  # VEEGAN's and PacGAN's sample count
