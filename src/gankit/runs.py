@@ -24,6 +24,7 @@ from gankit.io.run_dir import (
     default_run_dir,
     write_run_info,
 )
+from gankit.version import __version__
 
 __all__ = ["CONFIG", "LOCK", "METRICS", "RUN_INFO", "MetricsLog", "NullLog", "RunLock",
            "create_run_dir", "default_run_dir", "read_metrics", "run_info", "versions",
@@ -31,8 +32,6 @@ __all__ = ["CONFIG", "LOCK", "METRICS", "RUN_INFO", "MetricsLog", "NullLog", "Ru
 
 
 def versions() -> dict[str, str]:
-    from gankit import __version__
-
     return {"gankit": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version(), "platform": platform.platform()}
 

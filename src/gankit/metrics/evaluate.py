@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from gankit import sampling
 from gankit.data import load_dataset
 from gankit.errors import ConfigError, GankitError
 from gankit.io.atomic import write_text_atomic
@@ -176,7 +177,6 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = No
     On RGB data the metrics are first fitted to it (``Evaluator.fit_to_rgb``); its note is
     printed to stderr and kept in the report.
     """
-    from gankit import api
     from gankit import checkpoint as ckpt
     from gankit.runs import versions
 
@@ -194,7 +194,7 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = No
         n_samples = STACKED_SAMPLES if "stacked-modes" in evaluator.metrics else PAPER_SAMPLES
     start = time.perf_counter()
     # In [0, 1] like the reference images, whatever G's output unit (tanh: (x + 1) / 2).
-    samples = api.for_display(api.sample(path, n_samples, seed=seed), path)
+    samples = sampling.for_display(sampling.sample(path, n_samples, seed=seed), path)
     rows = evaluator.run(samples)
     report: dict[str, Any] = {
         "format": FORMAT, "checkpoint": str(path), "step": state["step"],

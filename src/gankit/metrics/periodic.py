@@ -32,6 +32,7 @@ from gankit.metrics.registry import (
     names_needing,
     result_keys,
 )
+from gankit.sampling import sample
 from gankit.training.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -76,7 +77,6 @@ class PeriodicEvaluation(Callback):
     def on_epoch_end(self, trainer: Trainer) -> dict[str, Any] | None:
         if not self.cfg.every or trainer.epoch % self.cfg.every:
             return None
-        from gankit.api import sample
         from gankit.data.ranges import to_unit
 
         start = time.perf_counter()
