@@ -64,7 +64,7 @@ def _noise(g: torch.nn.Module, n: int, seed: int) -> torch.Tensor:
 
 def _generate(g: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
     """G(z); a conditional generator draws sample i of class i mod classes."""
-    from gankit.api import class_labels
+    from gankit.sampling import class_labels
 
     device = next(g.parameters()).device
     y = class_labels(g, len(z), None)

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 import torch
 
-from gankit.api import load_generator
 from gankit.conditional.encoder import (
     Encoder,
     EncoderReport,
@@ -29,6 +28,7 @@ from gankit.conditional.latent import FeatureNet, LatentFit, mnist_feature_net, 
 from gankit.conditional.transfer import Transfer, invert, regenerate, transfer, transfer_rows
 from gankit.errors import GankitError
 from gankit.nets.conditional import is_conditional
+from gankit.sampling import load_generator
 
 PathLike = str | os.PathLike
 
