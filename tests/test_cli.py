@@ -118,3 +118,27 @@ def test_divergence_exits_1(tmp_path):
                                  "optim.momentum_end=0.9"))
     assert r.returncode == 1, r.stderr
     assert "training diverged at step" in r.stderr and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [["train", "--data", "somewhere", "--quiet"],
+                                  ["sample", "run", "--np", "x.npy"],
+                                  ["bench", "--round", "1"],
+                                  ["invert", "run", "x.npy", "--out", "z.npz", "--enc", "e"]])
+def test_abbreviated_long_options_are_refused(args, tmp_path):
+    # `--data` once ran as `--data-dir`; a prefix that is unique today need not stay so.
+    r = gankit(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("gankit: error: ")
+    assert "unrecognized arguments: --" in r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_every_parser_refuses_abbreviations():
+    import argparse
+
+    from gankit.cli import build_parser
+
+    parser = build_parser()
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    parsers = [parser, *(p for s in subs for p in s.choices.values())]
+    assert len(parsers) > 10 and not any(p.allow_abbrev for p in parsers)

@@ -1,0 +1,38 @@
+"""The ``gankit`` command: parse arguments, call gankit.api, print. No logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gankit import distributed
+from gankit.cli import bench, evaluate, presets, report, sample, theory, train
+from gankit.cli.parsing import Parser
+from gankit.conditional.cli import add_commands as add_conditional_commands
+from gankit.errors import GankitError
+
+# Each area registers its commands; this order is the order `gankit --help` lists them in.
+_AREAS = (train, sample, bench, evaluate, theory, report, presets)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="gankit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for area in _AREAS:
+        area.add_commands(sub)
+    add_conditional_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        return distributed.leave_together(args.func(args))
+    except GankitError as exc:
+        print(f"gankit: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("gankit: interrupted; files already written are intact", file=sys.stderr)
+        return 130

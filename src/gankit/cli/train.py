@@ -1,0 +1,79 @@
+"""``gankit train``: a new run, a resumed one, or a data-parallel job over --nproc processes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from gankit import api, distributed
+from gankit.cli.parsing import path_arg
+from gankit.errors import GankitError
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.nproc is not None and "WORLD_SIZE" not in os.environ:
+        return distributed.launch(args.nproc, _without_nproc(args.argv))
+    if args.resume:
+        clashes = [flag for flag, value in (("--preset", args.preset), ("--config", args.config),
+                                            ("--out", args.out), ("--seed", args.seed),
+                                            ("--data-dir", args.data_dir)) if value]
+        if clashes:
+            raise GankitError(f"--resume continues a run with its saved config; drop "
+                              f"{', '.join(clashes)} (only --epochs, --device and --set "
+                              "speed.* may change)")
+        result = api.resume(args.resume, epochs=args.epochs, device=args.device,
+                            sets=args.set or (), progress=not args.quiet)
+    else:
+        sets = list(args.set or [])
+        sets += [f"train.{k}={v!r}" if isinstance(v, str) else f"train.{k}={v}"
+                 for k, v in (("epochs", args.epochs), ("seed", args.seed),
+                              ("device", args.device)) if v is not None]
+        if args.data_dir:
+            sets.append(f"data.data_dir={str(args.data_dir)!r}")
+        result = api.train(args.preset or (None if args.config else "paper-mnist"),
+                           out=args.out, config_file=args.config, sets=sets,
+                           progress=not args.quiet)
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # rank 0 speaks for a data-parallel job
+    where = f"checkpoint {result.checkpoint}" if result.checkpoint else "no checkpoint"
+    if result.stopped_by is not None:
+        name = signal.Signals(result.stopped_by).name
+        print(f"gankit: stopped by {name} after step {result.step}; {where} written; continue "
+              f"with: gankit train --resume {result.run_dir}", file=sys.stderr)
+        return 128 + result.stopped_by
+    print(f"trained {result.epoch} epochs ({result.step} steps) in {result.run_dir}; {where}")
+    return 0
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line each worker process gets: the same, less --nproc and its value."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("train", help="train a GAN (a new run, or --resume one)")
+    t.add_argument("--preset", help="a preset from `gankit presets` (default: paper-mnist)")
+    t.add_argument("--config", type=path_arg, help="a TOML file overriding the preset")
+    t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override one config value (repeatable; with --resume only speed.*)")
+    t.add_argument("--out", type=path_arg, help="run directory (default: runs/<preset>-<time>)")
+    t.add_argument("--epochs", type=int, help="epochs to train (0: until stopped)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--data-dir", type=path_arg,
+                   help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
+    t.add_argument("--resume", type=path_arg, metavar="RUN_DIR", help="continue this run")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--nproc", type=int, metavar="N",
+                   help="data-parallel over N processes on this machine (torchrun's agent)")
+    t.set_defaults(func=_train)
