@@ -25,8 +25,8 @@ from gankit.config import build_config
 from gankit.data.toy import distribution
 from gankit.game_figures import save_sample_and_surface_rows
 from gankit.games import make_trainer
+from gankit.io.run_dir import create_run_dir
 from gankit.metrics.mode_coverage import mode_coverage
-from gankit.runs import create_run_dir
 from gankit.training.trainer import Trainer
 
 # name -> (what it tests, overrides). Every setting gets the same number of G updates.

@@ -35,7 +35,7 @@ from gankit.bench import bf16_matmul_supported, counted_flops, matmul_rate
 from gankit.config import build_config
 from gankit.data import load_for_model
 from gankit.games import make_trainer
-from gankit.runs import create_run_dir
+from gankit.io.run_dir import create_run_dir
 
 
 def plain_models() -> tuple[nn.Module, nn.Module]:

@@ -59,7 +59,7 @@ def _install(kind: str | None, at: int, at2: int, frac: float, counts: dict[str,
 
     import gankit.checkpoint as ckpt_mod
     import gankit.io.atomic as atomic_mod
-    import gankit.runs as runs_mod
+    import gankit.io.metrics_log as log_mod
     import gankit.training.trainer as trainer_mod
 
     armed = {"sigint2": False}
@@ -150,7 +150,7 @@ def _install(kind: str | None, at: int, at2: int, frac: float, counts: dict[str,
         return real_write_text(self, data, *a, **k)
 
     pathlib.Path.write_text = write_text
-    real_log = runs_mod.MetricsLog.write
+    real_log = log_mod.MetricsLog.write
 
     def log_write(self, record):
         if hit():
@@ -160,7 +160,7 @@ def _install(kind: str | None, at: int, at2: int, frac: float, counts: dict[str,
             die()
         return real_log(self, record)
 
-    runs_mod.MetricsLog.write = log_write
+    log_mod.MetricsLog.write = log_write
     real_checkpoint = ckpt_mod.save_checkpoint
 
     def save_checkpoint(*args, **kwargs):
@@ -219,7 +219,7 @@ def _final_state(run: Path) -> tuple[dict, dict]:
 
 
 def _loss_lines(run: Path) -> list[tuple]:
-    from gankit.runs import read_metrics
+    from gankit.io.metrics_log import read_metrics
 
     keys = ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "lr", "momentum")
     return [tuple(r[k] for k in keys) for r in read_metrics(run) if "d_loss" in r]

@@ -14,7 +14,7 @@ from helpers import TINY
 from gankit import api
 from gankit import checkpoint as ckpt
 from gankit.config import build_config
-from gankit.runs import read_metrics
+from gankit.io.metrics_log import read_metrics
 
 
 def gankit(*args, timeout=300):

@@ -7,7 +7,7 @@ from helpers import tiny_config
 from gankit import checkpoint as ckpt
 from gankit.errors import DivergenceError
 from gankit.games import make_trainer
-from gankit.runs import read_metrics
+from gankit.io.metrics_log import read_metrics
 
 
 def _poisoned_trainer(run, *sets, times):

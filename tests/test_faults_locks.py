@@ -13,7 +13,7 @@ from gankit import api
 from gankit import checkpoint as ckpt
 from gankit.cli import main
 from gankit.errors import GankitError
-from gankit.runs import LOCK, RunLock
+from gankit.io.run_dir import LOCK, RunLock
 
 
 def test_a_second_writer_is_refused_with_the_holder_named(tmp_path, capsys):
@@ -40,8 +40,8 @@ def test_a_second_writer_is_refused_with_the_holder_named(tmp_path, capsys):
 def test_the_lock_of_a_killed_process_is_stale_and_taken_over(tmp_path):
     run = tmp_path / "run"
     api.train(config=tiny_config("train.epochs=1"), out=run, progress=False)
-    code = ("import sys, time; from gankit.runs import RunLock; RunLock(sys.argv[1]).__enter__();"
-            " print('locked', flush=True); time.sleep(600)")
+    code = ("import sys, time; from gankit.io.run_dir import RunLock; "
+            "RunLock(sys.argv[1]).__enter__(); print('locked', flush=True); time.sleep(600)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE,
                               text=True)
     try:

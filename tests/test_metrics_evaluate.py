@@ -14,9 +14,9 @@ import gankit
 from gankit import checkpoint as ckpt
 from gankit.cli import main
 from gankit.errors import ConfigError, GankitError
+from gankit.io.metrics_log import read_metrics
 from gankit.metrics.evaluate import Evaluator, evaluate_checkpoint, parse_metrics
 from gankit.metrics.parzen import parzen_protocol
-from gankit.runs import read_metrics
 
 EVAL = ["eval.every=1", "eval.metrics='parzen'", "eval.samples=300", "eval.best_by='parzen'"]
 

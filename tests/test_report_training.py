@@ -7,7 +7,7 @@ from helpers import tiny_config
 
 from gankit import checkpoint as ckpt
 from gankit.api import resume, train
-from gankit.runs import read_metrics
+from gankit.io.metrics_log import read_metrics
 from gankit.training.callbacks import Callback
 
 EventAccumulator = pytest.importorskip(

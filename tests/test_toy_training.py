@@ -13,8 +13,8 @@ from gankit.cli import main
 from gankit.config import build_config
 from gankit.data.toy import ring
 from gankit.games import make_trainer
+from gankit.io.metrics_log import read_metrics
 from gankit.monitor import CollapseMonitor, mean_pairwise_distance
-from gankit.runs import read_metrics
 
 RING = ["train.epochs=1", "train.batch_size=200", "train.log_every=25", "train.sample_every=1",
         "model.g_hidden=[32, 32]", "model.d_units=[32, 32]", "optim.lr=0.003"]

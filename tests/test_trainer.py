@@ -10,7 +10,7 @@ from gankit.api import load_generator, resume, sample, train
 from gankit.config import merge
 from gankit.errors import CheckpointError, ConfigError, DivergenceError, GankitError
 from gankit.games import make_trainer
-from gankit.runs import read_metrics
+from gankit.io.metrics_log import read_metrics
 
 
 def _weights(run_dir):

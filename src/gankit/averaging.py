@@ -19,7 +19,7 @@ import torch
 from gankit import checkpoint as ckpt
 from gankit.config import Config
 from gankit.errors import CheckpointError, GankitError
-from gankit.runs import versions
+from gankit.io.run_dir import versions
 
 AVERAGE = "average"
 _Loaded = tuple[Path, dict[str, torch.Tensor], dict[str, Any], Config]

@@ -33,7 +33,7 @@ from gankit.data.toy import GaussianMixture
 from gankit.errors import ConfigError
 from gankit.game_figures import GameSnapshot, save_animation, save_figure1
 from gankit.io.atomic import write_text_atomic
-from gankit.runs import create_run_dir
+from gankit.io.run_dir import create_run_dir
 from gankit.training.callbacks import Callback
 from gankit.training.trainer import Trainer
 

@@ -1,7 +1,7 @@
 """A run directory: config, provenance, metrics log, sample grids and checkpoints of one run.
 
 RUN/config.toml    the fully resolved configuration
-RUN/run.json       seed, versions, device, command line, start time (gankit.runs.run_info)
+RUN/run.json       seed, versions, device, command line, start time (run_info)
 RUN/metrics.jsonl  one JSON object per logged step, plus {"event": ...} lines (metrics_log)
 RUN/samples/       a grid from the fixed noise batch per epoch
 RUN/checkpoints/   see gankit.checkpoint
@@ -13,15 +13,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import socket
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from gankit.errors import GankitError
 from gankit.io.atomic import write_text_atomic
 from gankit.io.metrics_log import METRICS
+from gankit.version import __version__
 
 try:
     import fcntl
@@ -125,3 +130,15 @@ def _read_holder(fd: int) -> str:
         return f"pid {info['pid']} on {info['host']}, started {info['started']}"
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
         return "its description is unreadable"
+
+
+def versions() -> dict[str, str]:
+    return {"gankit": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def run_info(seed: int, device: torch.device) -> dict[str, Any]:
+    """A run's provenance for RUN/run.json: versions, seed, device, command line, start."""
+    return {"seed": seed, "device": str(device), "versions": versions(),
+            "command": sys.argv, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "torch_threads": torch.get_num_threads()}

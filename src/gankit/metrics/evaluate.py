@@ -178,7 +178,7 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = No
     printed to stderr and kept in the report.
     """
     from gankit import checkpoint as ckpt
-    from gankit.runs import versions
+    from gankit.io.run_dir import versions
 
     path, _ = ckpt.resolve(source)
     _, state = ckpt.read_checkpoint(path)

@@ -26,9 +26,10 @@ from gankit.core.schedules import batches_per_step
 from gankit.core.step import apply_process_settings, build_step, subnormals_flushed
 from gankit.distributed import DistContext, local_batch
 from gankit.errors import ConfigError, DivergenceError
+from gankit.io.metrics_log import METRICS, MetricsLog, NullLog
+from gankit.io.run_dir import CONFIG, run_info, write_run_info
 from gankit.reliability import guarded_fit
 from gankit.rng import derived_seed, shared_stream
-from gankit.runs import CONFIG, METRICS, MetricsLog, NullLog, run_info, write_run_info
 from gankit.training.callbacks import Callback
 from gankit.training.state import load_state, state_tensors
 from gankit.training.stop import StopRequests
