@@ -5,7 +5,7 @@ import json
 import pytest
 import test_architecture as arch
 
-from gankit import api, checkpoint, reliability, runs
+from gankit import checkpoint
 from gankit.errors import CheckpointError, GankitError
 from gankit.io import metrics_log, resume, run_dir
 from gankit.io.atomic import (
@@ -118,17 +118,6 @@ def test_a_resumed_run_may_change_only_speed_settings():
     assert resume.resume_overrides(["speed.threads=2"]) == [{"speed": {"threads": 2}}]
     with pytest.raises(GankitError, match="cannot change a resumed run"):
         resume.resume_overrides(["train.lr=0.1"])
-
-
-def test_old_names_still_import():
-    assert runs.MetricsLog is metrics_log.MetricsLog and runs.read_metrics is \
-        metrics_log.read_metrics and runs.METRICS == "metrics.jsonl"
-    assert runs.RunLock is run_dir.RunLock and runs.create_run_dir is run_dir.create_run_dir
-    assert reliability.resume_point is resume.resume_point
-    assert reliability.run_dir_of is resume.run_dir_of
-    assert api.resume_overrides is resume.resume_overrides
-    assert api.RESUME_SECTIONS == resume.RESUME_SECTIONS == ("speed",)
-    assert checkpoint.write_text_atomic is write_text_atomic
 
 
 def test_io_stays_below_the_rest_of_the_package():

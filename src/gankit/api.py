@@ -18,7 +18,6 @@ from gankit import distributed
 from gankit.config import Config, build_config, merge
 from gankit.errors import GankitError
 from gankit.games import make_trainer
-from gankit.io.resume import RESUME_SECTIONS as RESUME_SECTIONS  # noqa: F401 - re-exported
 from gankit.io.resume import resume_overrides, resume_point, run_dir_of
 from gankit.io.run_dir import RunLock, create_run_dir, default_run_dir
 from gankit.monitor import CollapseMonitor

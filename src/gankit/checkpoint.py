@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from gankit.config import Config, merge
 from gankit.errors import CheckpointError, ConfigError, StorageError
-from gankit.io.atomic import fsync_path, write_text_atomic  # the latter also for old importers
+from gankit.io.atomic import fsync_path, write_text_atomic
 
 TENSORS, STATE, MANIFEST, LATEST = "tensors.safetensors", "state.json", "manifest.json", "latest"
 FORMAT = 1

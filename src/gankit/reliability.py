@@ -1,9 +1,8 @@
 """What keeps a run alive through faults: resuming after any crash, rolling back a divergence,
 and a clear error (never a half-written file) when the disk is full or read-only.
 
-Which checkpoint a resume continues from is gankit.io.resume (``resume_point`` and
-``run_dir_of`` stay importable from here). The promises and the tests that prove them are
-listed in docs/reliability.md.
+Which checkpoint a resume continues from is decided in gankit.io.resume. The promises and the
+tests that prove them are listed in docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -14,12 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gankit.errors import DivergenceError, StorageError
-from gankit.io.resume import resume_point, run_dir_of
 
 if TYPE_CHECKING:
     from gankit.training.trainer import Trainer, TrainResult
-
-__all__ = ["STORAGE_ERRNOS", "guarded_fit", "resume_point", "roll_back", "run_dir_of"]
 
 # Errors of a write that the user fixes by freeing space or changing permissions.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES,

@@ -26,6 +26,7 @@ from gankit.core.schedules import batches_per_step
 from gankit.core.step import apply_process_settings, build_step, subnormals_flushed
 from gankit.distributed import DistContext, local_batch
 from gankit.errors import ConfigError, DivergenceError
+from gankit.io.atomic import write_text_atomic
 from gankit.io.metrics_log import METRICS, MetricsLog, NullLog
 from gankit.io.run_dir import CONFIG, run_info, write_run_info
 from gankit.reliability import guarded_fit
@@ -85,7 +86,7 @@ class Trainer:
         if resume_from is not None:
             self.restore(resume_from)
         elif main:
-            ckpt.write_text_atomic(self.run_dir / CONFIG, cfg.to_toml())
+            write_text_atomic(self.run_dir / CONFIG, cfg.to_toml())
             info = run_info(cfg.train.seed, self.device) | {"processes": self.dist.world}
             write_run_info(self.run_dir, info)
 
