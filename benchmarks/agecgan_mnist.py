@@ -12,7 +12,7 @@ gankit.metrics:
 2. feature distance and pixel error of G(E(x), y0) and G(z*, y0) on test digits, for z*
    optimised in feature space and in pixel space;
 3. accuracy of the classifier on G(z*, t) for all ten targets t, and how much of each digit's
-   slant and thickness survives the swap (gankit.conditional.style), beside a baseline that
+   slant and thickness survives the swap (gankit.agecgan.style), beside a baseline that
    draws a random z.
 
 It prints Markdown tables, writes results.json and two figures (the same z across all classes;
@@ -29,18 +29,18 @@ from pathlib import Path
 
 import torch
 
-from gankit.conditional import (
+from gankit.agecgan import (
     load_conditional_generator,
     load_encoder,
     regenerate,
     train_run_encoder,
 )
-from gankit.conditional.encoder import encoder_dir_of
-from gankit.conditional.latent import distance, optimise_latent, render
-from gankit.conditional.style import style_agreement
-from gankit.conditional.transfer import infer_source
+from gankit.agecgan.encoder import encoder_dir_of
+from gankit.agecgan.latent import distance, optimise_latent, render
+from gankit.agecgan.style import style_agreement
+from gankit.agecgan.transfer import infer_source
 from gankit.data import load_dataset
-from gankit.figures import save_grid
+from gankit.figures.grid import save_grid
 
 try:  # the MNIST classifier and FID come with gankit.metrics (the evaluation issue)
     from gankit.metrics.features import load_feature_network

@@ -23,7 +23,7 @@ import torch
 
 from gankit.config import build_config
 from gankit.data.toy import distribution
-from gankit.game_figures import save_sample_and_surface_rows
+from gankit.figures.game import save_sample_and_surface_rows
 from gankit.games import make_trainer
 from gankit.io.run_dir import create_run_dir
 from gankit.metrics.mode_coverage import mode_coverage

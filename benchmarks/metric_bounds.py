@@ -20,7 +20,7 @@ from gankit.data import load_dataset
 from gankit.metrics.evaluate import Evaluator, format_table
 from gankit.metrics.registry import FEATURES, names_needing
 from gankit.nets import build_generator
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 
 
 def main() -> None:

@@ -40,9 +40,9 @@ import torch
 
 import gankit
 from gankit.api import for_display, resume_overrides
-from gankit.checkpoint import LATEST, list_checkpoints, read_checkpoint, resolve
 from gankit.data import load_dataset
 from gankit.errors import GankitError
+from gankit.io.checkpoint import LATEST, list_checkpoints, read_checkpoint, resolve
 from gankit.metrics.parzen import parzen_protocol
 from gankit.training.callbacks import Callback
 from gankit.training.trainer import Trainer

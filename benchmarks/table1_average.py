@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 import gankit
-from gankit.checkpoint import read_checkpoint, resolve
+from gankit.io.checkpoint import read_checkpoint, resolve
 from gankit.metrics.evaluate import evaluate_checkpoint
 
 

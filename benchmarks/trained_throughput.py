@@ -25,11 +25,11 @@ from pathlib import Path
 
 import torch
 
-from gankit import checkpoint as ckpt
 from gankit.bench import GankitLoop, PlainLoop, race
 from gankit.config import merge
 from gankit.core.step import subnormals_flushed
 from gankit.data import load_dataset
+from gankit.io import checkpoint as ckpt
 from gankit.nets import build_discriminator, build_generator
 
 

@@ -10,7 +10,7 @@ run, so that a trial costs a training, not an interpreter start. Each child runs
 the production code (no test hooks in gankit):
 
 - ``step``: SIGKILL right after training step n;
-- ``line``: SIGKILL at the k-th executed line of gankit/checkpoint.py and of the atomic text
+- ``line``: SIGKILL at the k-th executed line of gankit/io/checkpoint.py and of the atomic text
   writes (gankit/io/atomic.py: ``latest``, config.toml, run.json, the log's truncation) under
   sys.settrace, so at any point inside writing, renaming, pointing ``latest`` at or pruning a
   checkpoint;
@@ -57,8 +57,8 @@ def _install(kind: str | None, at: int, at2: int, frac: float, counts: dict[str,
     """Count steps, checkpoint lines and writes; deliver the fault ``kind`` at count ``at``."""
     import pathlib
 
-    import gankit.checkpoint as ckpt_mod
     import gankit.io.atomic as atomic_mod
+    import gankit.io.checkpoint as ckpt_mod
     import gankit.io.metrics_log as log_mod
     import gankit.training.trainer as trainer_mod
 
@@ -210,7 +210,7 @@ def run_child(argv: list[str], log: Path, kind: str | None = None, at: int = 0, 
 
 # ----------------------------------------------------------------------------- comparisons
 def _final_state(run: Path) -> tuple[dict, dict]:
-    from gankit import checkpoint as ckpt
+    from gankit.io import checkpoint as ckpt
 
     path, warnings = ckpt.resolve(run)
     if warnings:

@@ -11,9 +11,9 @@ import torch
 from helpers import load_benchmark, tiny_config
 
 import gankit
-from gankit import checkpoint as ckpt
 from gankit.cli import main
 from gankit.errors import CheckpointError, GankitError
+from gankit.io import checkpoint as ckpt
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from gankit import checkpoint as ckpt
 from gankit.errors import CheckpointError
+from gankit.io import checkpoint as ckpt
 
 
 def _save(root, name, step, value=1.0):

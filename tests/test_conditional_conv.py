@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from gankit import api
-from gankit.conditional import optimise_latent, train_run_encoder, transfer_images
-from gankit.conditional.latent import render
-from gankit.conditional.transfer import infer_source
+from gankit.agecgan import optimise_latent, train_run_encoder, transfer_images
+from gankit.agecgan.latent import render
+from gankit.agecgan.transfer import infer_source
 from gankit.config import ConditionConfig, ModelConfig, build_config
 from gankit.errors import ConfigError
 from gankit.nets import build_discriminator, build_generator

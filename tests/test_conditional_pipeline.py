@@ -10,8 +10,7 @@ from PIL import Image
 from torch import nn
 
 from gankit import api
-from gankit.cli import main
-from gankit.conditional import (
+from gankit.agecgan import (
     invert_images,
     load_encoder,
     optimise_latent,
@@ -21,10 +20,11 @@ from gankit.conditional import (
     transfer_images,
     transfer_rows,
 )
-from gankit.conditional.encoder import Encoder, encoder_error
-from gankit.conditional.images import load_images
-from gankit.conditional.style import slant, style_agreement, thickness
-from gankit.conditional.transfer import infer_source
+from gankit.agecgan.encoder import Encoder, encoder_error
+from gankit.agecgan.images import load_images
+from gankit.agecgan.style import slant, style_agreement, thickness
+from gankit.agecgan.transfer import infer_source
+from gankit.cli import main
 from gankit.errors import DataError, GankitError
 from gankit.nets.conditional import ConditionalMLPGenerator
 

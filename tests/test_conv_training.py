@@ -12,12 +12,12 @@ from PIL import Image
 from test_data_cifar10 import _write_archive
 
 from gankit import api
-from gankit import checkpoint as ckpt
 from gankit.cli import main
 from gankit.config import build_config
 from gankit.data import cifar10
 from gankit.data import folder as folder_mod
 from gankit.games import make_trainer
+from gankit.io import checkpoint as ckpt
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small nets: one thread is faster
 

@@ -11,7 +11,6 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gankit import checkpoint as ckpt
 from gankit.api import load_generator, resume, train
 from gankit.cli import main
 from gankit.config import build_config
@@ -28,6 +27,7 @@ from gankit.data.paired_domains import (
 from gankit.discogan.game import DiscoLosses
 from gankit.discogan.scoring import mode_map, score_relation
 from gankit.errors import CheckpointError, ConfigError, DataError
+from gankit.io import checkpoint as ckpt
 from gankit.nets.discogan import (
     ConvDiscriminator,
     ConvTranslator,

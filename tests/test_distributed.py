@@ -12,8 +12,8 @@ import torch
 from helpers import TINY
 
 from gankit import api
-from gankit import checkpoint as ckpt
 from gankit.config import build_config
+from gankit.io import checkpoint as ckpt
 from gankit.io.metrics_log import read_metrics
 
 

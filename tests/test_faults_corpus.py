@@ -17,10 +17,10 @@ from helpers import tiny_config
 
 import gankit
 from gankit import api
-from gankit import checkpoint as ckpt
 from gankit.data.idx import parse_idx, read_bytes
 from gankit.errors import CheckpointError, DataError, GankitError
 from gankit.games import make_trainer
+from gankit.io import checkpoint as ckpt
 
 # ----------------------------------------------------------------------------- IDX and gzip
 IDX = struct.pack(">HBB", 0, 8, 3) + struct.pack(">3I", 5, 4, 4) + bytes(range(80))

@@ -4,9 +4,9 @@ import pytest
 import torch
 from helpers import tiny_config
 
-from gankit import checkpoint as ckpt
 from gankit.errors import DivergenceError
 from gankit.games import make_trainer
+from gankit.io import checkpoint as ckpt
 from gankit.io.metrics_log import read_metrics
 
 

@@ -10,9 +10,9 @@ import pytest
 from helpers import tiny_config
 
 from gankit import api
-from gankit import checkpoint as ckpt
 from gankit.cli import main
 from gankit.errors import GankitError
+from gankit.io import checkpoint as ckpt
 from gankit.io.run_dir import LOCK, RunLock
 
 

@@ -10,8 +10,8 @@ import torch
 from helpers import TINY, tiny_config
 
 from gankit import api, runs
-from gankit import checkpoint as ckpt
 from gankit.errors import StorageError
+from gankit.io import checkpoint as ckpt
 
 
 def _fail_on_call(n, err, real):

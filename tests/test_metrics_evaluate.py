@@ -11,9 +11,9 @@ import torch
 from helpers import tiny_config
 
 import gankit
-from gankit import checkpoint as ckpt
 from gankit.cli import main
 from gankit.errors import ConfigError, GankitError
+from gankit.io import checkpoint as ckpt
 from gankit.io.metrics_log import read_metrics
 from gankit.metrics.evaluate import Evaluator, evaluate_checkpoint, parse_metrics
 from gankit.metrics.parzen import parzen_protocol
@@ -48,7 +48,7 @@ def test_periodic_evaluation_logs_and_keeps_the_best_checkpoint(digits_run):
     assert state["epoch"] == best["epoch"]
     g = gankit.load_generator(path)
     from gankit.data import load_dataset
-    from gankit.noise import sample_noise
+    from gankit.nets.noise import sample_noise
 
     z = sample_noise(300, g.noise_dim, g.prior, "cpu", torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -5,7 +5,7 @@ import torch
 
 from gankit.config import Config
 from gankit.nets import Maxout, build_discriminator, build_generator
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 
 SHAPE = (1, 28, 28)
 

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gankit import paper_figures as pf
+from gankit.paper import figures as pf
 
 
 class LookupGenerator(nn.Module):

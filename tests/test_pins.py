@@ -21,8 +21,8 @@ import torch
 from PIL import Image
 
 from gankit import api
-from gankit import checkpoint as ckpt
 from gankit.config import build_config
+from gankit.io import checkpoint as ckpt
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

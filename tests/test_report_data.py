@@ -10,7 +10,7 @@ import torch
 from gankit.cli import main
 from gankit.config import Config
 from gankit.errors import GankitError
-from gankit.figures import save_grid
+from gankit.figures.grid import save_grid
 from gankit.report import load_run, load_runs, watch, write_report
 from gankit.report.data import config_differences, final_metrics, format_seconds
 from gankit.report.html import _evenly, render

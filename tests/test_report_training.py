@@ -5,8 +5,8 @@ import pytest
 import torch
 from helpers import tiny_config
 
-from gankit import checkpoint as ckpt
 from gankit.api import resume, train
+from gankit.io import checkpoint as ckpt
 from gankit.io.metrics_log import read_metrics
 from gankit.training.callbacks import Callback
 

@@ -13,7 +13,7 @@ from helpers import load_benchmark, tiny_config
 
 import gankit
 from gankit.api import resume, train
-from gankit.checkpoint import read_checkpoint, resolve
+from gankit.io.checkpoint import read_checkpoint, resolve
 
 table1 = load_benchmark("table1")
 

@@ -6,10 +6,10 @@ import torch
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import norm
 
-from gankit import theory
 from gankit.core.losses import value_function
 from gankit.data.toy import GaussianMixture
 from gankit.nets.toy import ToyGenerator
+from gankit.paper import theory
 
 GRID = np.linspace(-10, 10, 8001)
 

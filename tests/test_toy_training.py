@@ -7,14 +7,14 @@ import pytest
 import torch
 from PIL import Image
 
-from gankit import checkpoint as ckpt
 from gankit.api import load_generator, train
 from gankit.cli import main
 from gankit.config import build_config
 from gankit.data.toy import ring
 from gankit.games import make_trainer
+from gankit.io import checkpoint as ckpt
 from gankit.io.metrics_log import read_metrics
-from gankit.monitor import CollapseMonitor, mean_pairwise_distance
+from gankit.training.monitor import CollapseMonitor, mean_pairwise_distance
 
 RING = ["train.epochs=1", "train.batch_size=200", "train.log_every=25", "train.sample_every=1",
         "model.g_hidden=[32, 32]", "model.d_units=[32, 32]", "optim.lr=0.003"]
@@ -124,7 +124,7 @@ def test_mode_monitor_warns_on_a_collapsed_generator_and_not_on_a_healthy_one(tm
 
 
 def test_figure1_short_run_ends_near_the_games_end_point(tmp_path):
-    from gankit.figure1 import make_figure1
+    from gankit.paper.figure1 import make_figure1
 
     # The preset (k = 5 D steps per G step) for 400 G updates, a snapshot every 100.
     report = make_figure1(tmp_path / "f", ["train.epochs=20"], every=100, progress=False,
@@ -161,7 +161,7 @@ def test_figure1_refuses_settings_it_cannot_draw(tmp_path, capsys, bad, message)
 
 
 def test_sample_plot_of_the_true_distribution(tmp_path):
-    from gankit.game_figures import save_decision_surface, save_sample_plot
+    from gankit.figures.game import save_decision_surface, save_sample_plot
     from gankit.nets.toy import ToyDiscriminator
 
     dist = ring()

@@ -5,11 +5,11 @@ import pytest
 import torch
 from helpers import tiny_config
 
-from gankit import checkpoint as ckpt
 from gankit.api import load_generator, resume, sample, train
 from gankit.config import merge
 from gankit.errors import CheckpointError, ConfigError, DivergenceError, GankitError
 from gankit.games import make_trainer
+from gankit.io import checkpoint as ckpt
 from gankit.io.metrics_log import read_metrics
 
 

@@ -20,9 +20,9 @@ from gankit.errors import GankitError
 from gankit.games import make_trainer
 from gankit.io.resume import resume_overrides, resume_point, run_dir_of
 from gankit.io.run_dir import RunLock, create_run_dir, default_run_dir
-from gankit.monitor import CollapseMonitor
 from gankit.sampling import class_labels, for_display, load_generator, sample
 from gankit.training.callbacks import Callback
+from gankit.training.monitor import CollapseMonitor
 from gankit.training.trainer import TrainResult
 
 __all__ = ["class_labels", "for_display", "load_generator", "resume", "resume_overrides",
@@ -102,7 +102,7 @@ def monitor_callbacks(cfg: Config) -> list[Callback]:
 def view_callbacks(cfg: Config) -> list[Callback]:
     """The [report] section's callbacks; last, so that they see what the others logged."""
     from gankit.report.callback import WriteReport
-    from gankit.tensorboard import TensorBoardLogger
+    from gankit.report.tensorboard import TensorBoardLogger
 
     return ([TensorBoardLogger()] if cfg.report.tensorboard else []) + (
         [WriteReport()] if cfg.report.html else [])

@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
-from gankit import checkpoint as ckpt
 from gankit.config import Config
 from gankit.errors import CheckpointError, GankitError
+from gankit.io import checkpoint as ckpt
 from gankit.io.run_dir import versions
 
 AVERAGE = "average"

@@ -147,7 +147,8 @@ class SpeedConfig:
 
 @dataclass
 class MonitorConfig:
-    collapse_every: int = field(default=0, metadata=_range(0))  # steps, 0: off (gankit.monitor)
+    # steps, 0: off (gankit.training.monitor)
+    collapse_every: int = field(default=0, metadata=_range(0))
     collapse_samples: int = field(default=1000, metadata=_range(2))
 
 
@@ -165,7 +166,7 @@ class DivergenceConfig:
 @dataclass
 class ReportConfig:
     html: bool = True  # write RUN/report.html when training ends (gankit.report)
-    tensorboard: bool = False  # also log to RUN/tensorboard/ (gankit.tensorboard)
+    tensorboard: bool = False  # also log to RUN/tensorboard/ (gankit.report.tensorboard)
 
 
 @dataclass

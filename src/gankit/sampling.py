@@ -12,12 +12,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from gankit import checkpoint as ckpt
 from gankit import distributed
 from gankit.data.ranges import to_unit
 from gankit.errors import CheckpointError, GankitError
+from gankit.io import checkpoint as ckpt
 from gankit.nets import build_generator
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:

@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from gankit import distributed
+from gankit.agecgan.cli import add_commands as add_conditional_commands
 from gankit.cli import bench, evaluate, presets, report, sample, theory, train
 from gankit.cli.parsing import Parser
-from gankit.conditional.cli import add_commands as add_conditional_commands
 from gankit.errors import GankitError
 
 # Each area registers its commands; this order is the order `gankit --help` lists them in.

@@ -26,10 +26,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from gankit import checkpoint as ckpt
-    from gankit import paper_figures as pf
     from gankit.data import load_dataset
+    from gankit.io import checkpoint as ckpt
     from gankit.metrics.evaluate import run_dir_of_checkpoint
+    from gankit.paper import figures as pf
 
     path, _ = ckpt.resolve(args.checkpoint)
     _, state = ckpt.read_checkpoint(path)

@@ -10,7 +10,7 @@ import numpy as np
 from gankit import api
 from gankit.cli.parsing import path_arg
 from gankit.errors import GankitError
-from gankit.figures import save_grid
+from gankit.figures.grid import save_grid
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -18,7 +18,7 @@ def _sample(args: argparse.Namespace) -> int:
                         labels=None if args.label is None else [args.label])
     if args.out and images.ndim == 2:
         raise GankitError("this generator makes points, not images; write them with --npy "
-                          "(or plot them with gankit.game_figures.save_sample_plot)")
+                          "(or plot them with gankit.figures.game.save_sample_plot)")
     if args.out:
         grid = api.for_display(images, args.source)
         print(f"wrote {save_grid(grid, args.out, scale=max(1, 56 // images.shape[-1]))}")

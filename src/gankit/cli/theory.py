@@ -11,7 +11,7 @@ from gankit.errors import GankitError
 
 
 def _figure1(args: argparse.Namespace) -> int:
-    from gankit.figure1 import make_figure1
+    from gankit.paper.figure1 import make_figure1
 
     sets = list(args.set or []) + ([f"train.seed={args.seed}"] if args.seed is not None else [])
     out = args.out or Path("runs") / f"figure1-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -29,7 +29,7 @@ def _figure1(args: argparse.Namespace) -> int:
 
 
 def _theory(args: argparse.Namespace) -> int:
-    from gankit.theory import LOG4, optimal_d_experiment
+    from gankit.paper.theory import LOG4, optimal_d_experiment
 
     if args.a == 0 or args.steps < 1:
         raise GankitError("need --a != 0 (G must have a density) and --steps >= 1")

@@ -16,9 +16,9 @@ from gankit.core.losses import GENERATOR_LOSSES
 from gankit.core.objective import GanObjective
 from gankit.data import epoch_batches, load_for_model, to_unit
 from gankit.errors import ConfigError
-from gankit.figures import save_grid
+from gankit.figures.grid import save_grid
 from gankit.nets import build_discriminator, build_generator, generator_output
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 from gankit.rng import derived_seed
 
 Tensor = torch.Tensor
@@ -86,7 +86,7 @@ class GanGame:
         finally:
             g.train()
         if images.ndim == 2:  # points of a low-dimensional distribution: plot, not a grid
-            from gankit.game_figures import save_sample_plot  # matplotlib: only when plotting
+            from gankit.figures.game import save_sample_plot  # matplotlib: only when plotting
 
             fixed = torch.Generator(self.device).manual_seed(derived_seed(self.cfg.train.seed, 1))
             with torch.no_grad():

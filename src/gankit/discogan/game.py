@@ -31,7 +31,7 @@ from gankit.core.players import GLoss, Player
 from gankit.data.images import epoch_batches
 from gankit.data.paired_domains import TwoDomains, load_domains
 from gankit.errors import ConfigError
-from gankit.figures import save_grid
+from gankit.figures.grid import save_grid
 from gankit.nets.discogan import build_pairs
 
 Tensor = torch.Tensor

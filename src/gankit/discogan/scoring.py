@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gankit import checkpoint as ckpt
 from gankit.config import Config
 from gankit.data.paired_domains import TOY_MODES_A, TOY_MODES_B, TOY_SIGMA, TwoDomains
 from gankit.errors import CheckpointError
+from gankit.io import checkpoint as ckpt
 from gankit.metrics.classifier import accuracy
 from gankit.nets.discogan import build_pairs
 

@@ -16,7 +16,7 @@ from gankit.data.folder import EXTENSIONS, decode, load_folder
 from gankit.discogan.game import domains_for
 from gankit.discogan.scoring import load_translators, translate
 from gankit.errors import DataError, GankitError
-from gankit.figures import save_grid
+from gankit.figures.grid import save_grid
 
 DIRECTIONS = {"A": ("ab", "ba"), "B": ("ba", "ab")}
 

@@ -1,7 +1,7 @@
 """How a run resumes: which run directory and checkpoint ``--resume PATH`` means, the config it
 continues with, and what a resumed run may change.
 
-What a checkpoint holds (format, save, resolve, read, prune) is gankit.checkpoint; the trainer
+What a checkpoint holds (format, save, resolve, read, prune) is gankit.io.checkpoint; the trainer
 loads the checkpoint this module picks.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gankit import checkpoint as ckpt
 from gankit.config import Config, load_config_toml, parse_set
 from gankit.errors import CheckpointError, GankitError
+from gankit.io import checkpoint as ckpt
 from gankit.io.metrics_log import METRICS
 from gankit.io.run_dir import CONFIG
 

@@ -4,7 +4,7 @@ RUN/config.toml    the fully resolved configuration
 RUN/run.json       seed, versions, device, command line, start time (run_info)
 RUN/metrics.jsonl  one JSON object per logged step, plus {"event": ...} lines (metrics_log)
 RUN/samples/       a grid from the fixed noise batch per epoch
-RUN/checkpoints/   see gankit.checkpoint
+RUN/checkpoints/   see gankit.io.checkpoint
 RUN/.lock          held (fcntl.flock) by the one process writing the run; see RunLock
 """
 

@@ -177,7 +177,7 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = No
     On RGB data the metrics are first fitted to it (``Evaluator.fit_to_rgb``); its note is
     printed to stderr and kept in the report.
     """
-    from gankit import checkpoint as ckpt
+    from gankit.io import checkpoint as ckpt
     from gankit.io.run_dir import versions
 
     path, _ = ckpt.resolve(source)

@@ -23,7 +23,7 @@ from gankit.config import ConditionConfig, ModelConfig
 from gankit.nets.dropout import Dropout
 from gankit.nets.maxout import Maxout
 from gankit.nets.mlp import MLPGenerator
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 
 Tensor = torch.Tensor
 

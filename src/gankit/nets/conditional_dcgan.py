@@ -23,7 +23,7 @@ from torch import nn
 
 from gankit.nets.conditional import one_hot
 from gankit.nets.dcgan import INIT_STD, DCGANDiscriminator, DCGANGenerator, spatial_plan
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 
 Tensor = torch.Tensor
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 
 INIT_STD = 0.02
 

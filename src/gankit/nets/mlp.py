@@ -16,7 +16,7 @@ from torch import nn
 from gankit.nets.constraints import max_col_norm_
 from gankit.nets.dropout import Dropout
 from gankit.nets.maxout import Maxout
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 
 _CLIP = 1e-7
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}

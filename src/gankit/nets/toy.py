@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 
 
 def _mlp(sizes: list[int], act: type[nn.Module]) -> nn.Sequential:

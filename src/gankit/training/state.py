@@ -1,6 +1,6 @@
 """What a training checkpoint holds: both players' weights, optimiser and schedule states,
 the RNG states and the run's position, and how a trainer is put back into that state.
-(The file format, atomic saving and finding the newest intact checkpoint: gankit.checkpoint.)
+(The file format, atomic saving and finding the newest intact checkpoint: gankit.io.checkpoint.)
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gankit import checkpoint as ckpt
 from gankit.errors import CheckpointError
+from gankit.io import checkpoint as ckpt
 
 if TYPE_CHECKING:
     from gankit.training.trainer import Trainer

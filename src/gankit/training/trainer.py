@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from gankit import checkpoint as ckpt
 from gankit.config import Config
 from gankit.core.game import Game
 from gankit.core.optim import build_optimizer, momentum_at, set_momentum
@@ -26,12 +25,13 @@ from gankit.core.schedules import batches_per_step
 from gankit.core.step import apply_process_settings, build_step, subnormals_flushed
 from gankit.distributed import DistContext, local_batch
 from gankit.errors import ConfigError, DivergenceError
+from gankit.io import checkpoint as ckpt
 from gankit.io.atomic import write_text_atomic
 from gankit.io.metrics_log import METRICS, MetricsLog, NullLog
 from gankit.io.run_dir import CONFIG, run_info, write_run_info
-from gankit.reliability import guarded_fit
 from gankit.rng import derived_seed, shared_stream
 from gankit.training.callbacks import Callback
+from gankit.training.faults import guarded_fit
 from gankit.training.state import load_state, state_tensors
 from gankit.training.stop import StopRequests
 

@@ -18,9 +18,9 @@ import torch
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from gankit.figures import image_grid
+from gankit.figures.grid import image_grid
 from gankit.io.atomic import atomic_path
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 
 
 def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor, block: int = 500,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit import conditional as cond
+from gankit import agecgan as cond
 from gankit.errors import GankitError
-from gankit.figures import save_grid
+from gankit.figures.grid import save_grid
 
 
 def _classes(text: str | None) -> list[int] | None:

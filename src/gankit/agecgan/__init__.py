@@ -16,16 +16,16 @@ from collections.abc import Sequence
 
 import torch
 
-from gankit.conditional.encoder import (
+from gankit.agecgan.encoder import (
     Encoder,
     EncoderReport,
     encoder_dir_of,
     load_encoder,
     train_encoder,
 )
-from gankit.conditional.images import load_images
-from gankit.conditional.latent import FeatureNet, LatentFit, mnist_feature_net, optimise_latent
-from gankit.conditional.transfer import Transfer, invert, regenerate, transfer, transfer_rows
+from gankit.agecgan.images import load_images
+from gankit.agecgan.latent import FeatureNet, LatentFit, mnist_feature_net, optimise_latent
+from gankit.agecgan.transfer import Transfer, invert, regenerate, transfer, transfer_rows
 from gankit.errors import GankitError
 from gankit.nets.conditional import is_conditional
 from gankit.sampling import load_generator

@@ -6,7 +6,7 @@ steps. The panels are:
 
 (a) the first recorded moment at which p_g is similar to p_data (TV <= 0.5) while D is still
     a partially accurate classifier;
-(b) the same G, with D trained alone to convergence (gankit.theory.train_discriminator); the
+(b) the same G, with D trained alone to convergence (gankit.paper.theory.train_discriminator); the
     exact D* = p_data / (p_data + p_g) is drawn beside it;
 (c) later in the same run, once G has moved towards the data (TV <= 0.2);
 (d) the end of the run, where D should be close to 1/2 and p_g close to p_data; both distances
@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gankit import theory
 from gankit.api import train
 from gankit.config import Config, build_config
 from gankit.data.toy import GaussianMixture
 from gankit.errors import ConfigError
-from gankit.game_figures import GameSnapshot, save_animation, save_figure1
+from gankit.figures.game import GameSnapshot, save_animation, save_figure1
 from gankit.io.atomic import write_text_atomic
 from gankit.io.run_dir import create_run_dir
+from gankit.paper import theory
 from gankit.training.callbacks import Callback
 from gankit.training.trainer import Trainer
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gankit.conditional.latent import (
+from gankit.agecgan.latent import (
     FeatureNet,
     LatentFit,
     distance,

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from gankit.core.losses import discriminator_loss
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 
 LOG4 = math.log(4.0)
 SQRT3 = math.sqrt(3.0)

@@ -3,7 +3,7 @@
 E never sees real images: it learns to invert G on pairs (z, G(z, y)) with y drawn uniformly,
 by least squares on z, as the paper does. It sees G's images in [0, 1] (``render``), the range
 real images come in. Real images then get E(x) as a first guess of their
-latent code, which the identity-preserving optimisation (gankit.conditional.latent) refines.
+latent code, which the identity-preserving optimisation (gankit.agecgan.latent) refines.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from gankit import checkpoint as ckpt
-from gankit.conditional.latent import render
+from gankit.agecgan.latent import render
 from gankit.errors import CheckpointError, GankitError
+from gankit.io import checkpoint as ckpt
 from gankit.nets.conditional import is_conditional
 
 ENCODER_DIR = "encoder"

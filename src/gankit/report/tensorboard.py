@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
-from gankit.figures import image_grid
+from gankit.figures.grid import image_grid
 from gankit.io.metrics_log import MetricsLog
-from gankit.noise import sample_noise
+from gankit.nets.noise import sample_noise
 from gankit.rng import derived_seed
 from gankit.training.callbacks import Callback
 from gankit.training.trainer import Trainer
