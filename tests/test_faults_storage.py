@@ -9,9 +9,10 @@ import pytest
 import torch
 from helpers import TINY, tiny_config
 
-from gankit import api, runs
+from gankit import api
 from gankit.errors import StorageError
 from gankit.io import checkpoint as ckpt
+from gankit.io import metrics_log, run_dir
 
 
 def _fail_on_call(n, err, real):
@@ -36,13 +37,13 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypa
     root = run / "checkpoints"
     assert [p.name for p in root.iterdir() if p.name != "latest"] == ["epoch-0001"]
     assert ckpt.resolve(run) == (root / "epoch-0001", [])
-    assert not (run / runs.LOCK).exists()
+    assert not (run / run_dir.LOCK).exists()
     monkeypatch.undo()  # space freed: the run resumes and finishes
     assert api.resume(run, progress=False).epoch == 3
 
 
 def test_read_only_output_for_the_metrics_log(tmp_path, monkeypatch):
-    real = runs.MetricsLog.write
+    real = metrics_log.MetricsLog.write
     calls = {"n": 0}
 
     def write(self, record):
@@ -51,7 +52,7 @@ def test_read_only_output_for_the_metrics_log(tmp_path, monkeypatch):
             raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self.path))
         return real(self, record)
 
-    monkeypatch.setattr(runs.MetricsLog, "write", write)
+    monkeypatch.setattr(metrics_log.MetricsLog, "write", write)
     with pytest.raises(StorageError, match=r"cannot write .*metrics.jsonl: Read-only file "
                                            r"system; the last checkpoint .*epoch-0001 is intact"):
         api.train(config=tiny_config("train.epochs=3"), out=tmp_path / "r", progress=False)
@@ -72,7 +73,7 @@ def test_a_real_file_size_limit_gives_one_line_and_no_half_checkpoint(tmp_path):
     assert r.stderr.startswith("gankit: error: cannot write checkpoint") and \
         r.stderr.count("\n") == 1 and "File too large" in r.stderr, r.stderr
     assert [p.name for p in (run / "checkpoints").iterdir()] == []  # no half checkpoint
-    assert (run / "config.toml").exists() and not (run / runs.LOCK).exists()
+    assert (run / "config.toml").exists() and not (run / run_dir.LOCK).exists()
 
 
 def test_storage_errors_leave_loaded_weights_alone(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ maxout discriminator that sees y in one of three ways (``condition.d_input``):
 - ``none``: D does not see y (AC-GAN as published; D only predicts it).
 
 With ``aux_weight > 0`` D also has an AC-GAN head: class logits from h, trained with a
-cross-entropy on those logits (gankit.losses.auxiliary_class_loss).
+cross-entropy on those logits (gankit.core.losses.auxiliary_class_loss).
 """
 
 from __future__ import annotations
