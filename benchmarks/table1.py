@@ -17,7 +17,7 @@ outside (Ctrl-C, kill) it writes no row for the budget it was running toward.
 ``--continue`` extends a finished table: it resumes RUN's run from its last budget (with the
 run's saved config; only speed.* may be changed, as for `gankit train --resume`) and adds rows
 for the budgets beyond it; each row records the speed settings it ran with. A run stopped
-between budgets (a session ending) has trained past its last row without that time being
+between budgets (e.g. a machine taken away) has trained past its last row without that time being
 counted; its newer checkpoints are moved to RUN/beyond-<M>min-step-<S>/ and training resumes
 at the budget's checkpoint, so every budget stays exact (resumption is bit-exact: the steps are
 redone).

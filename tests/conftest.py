@@ -1,4 +1,4 @@
-"""Shared fixtures. MNIST comes from $GANKIT_DATA_DIR (CI points it at ../shared/data)."""
+"""Shared fixtures. MNIST comes from $GANKIT_DATA_DIR (CI points it at its own copy)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ steps (`python benchmarks/learning_check.py --seeds 0,1,2,3`): 0.115 untrained -
 after 400 steps (ratio 0.35-0.53 in 8 of 8 runs). Digit shapes come much later: at 400 steps D
 is starting to win and the samples are blobs or one repeated shape, so measures of shape
 (nearest-neighbour distance, FID) go either way depending on the seed and on float32 rounding
-(docs/speed.md); the collapse and recovery of the next epochs are in paper-2014.md.
+(docs/speed.md); the collapse and recovery of the next epochs are in docs/paper.md.
 """
 
 import pytest

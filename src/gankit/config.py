@@ -1,7 +1,7 @@
 """Typed configuration: dataclass defaults < preset < TOML file < ``--set`` overrides.
 
 The defaults are the paper's MNIST configuration as its authors ran it
-(``shared/reference/paper-2014.md``); presets hold only what differs. Every value is checked
+(``docs/paper.md``); presets hold only what differs. Every value is checked
 by the rule in its field's metadata, so a bad value fails before any work starts.
 """
 

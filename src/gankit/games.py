@@ -15,6 +15,7 @@ import torch
 from gankit.config import Config, validate
 from gankit.core.game import Game
 from gankit.core.gan import GanGame
+from gankit.data import color_note, resolved_color
 from gankit.devices import resolve_device
 from gankit.discogan import game as discogan
 from gankit.distributed import DistContext, device_for
@@ -36,7 +37,9 @@ def build_game(cfg: Config, device: torch.device, distributed: bool = False) -> 
     check, construct = GAMES[cfg.game.name]
     check(cfg, distributed)
     torch.manual_seed(cfg.train.seed)
-    return construct(cfg, device)
+    game = construct(cfg, device)
+    cfg.data.color = resolved_color(cfg.data, game.data)  # config.toml: what the run trains on
+    return game
 
 
 def make_trainer(cfg: Config, run_dir: Path, resume_from: Path | None = None,
@@ -46,6 +49,13 @@ def make_trainer(cfg: Config, run_dir: Path, resume_from: Path | None = None,
     dist = dist or DistContext()
     validate(cfg)
     device = device_for(dist, cfg.train.device) or resolve_device(cfg.train.device)
+    color = cfg.data.color
     game = build_game(cfg, device, dist.active)
-    return Trainer(cfg, game, Path(run_dir), resume_from=resume_from, progress=progress,
-                   callbacks=callbacks, dist=dist)
+    trainer = Trainer(cfg, game, Path(run_dir), resume_from=resume_from, progress=progress,
+                      callbacks=callbacks, dist=dist)
+    if cfg.data.color != color and dist.is_main:  # a folder's "auto", resolved: say so
+        note = color_note(cfg.data, cfg.data.color)
+        print(f"gankit: {note}")
+        trainer.metrics.write({"event": "data_color", "step": 0, "color": cfg.data.color,
+                               "note": note})
+    return trainer

@@ -73,5 +73,23 @@ def load_for_model(cfg: DataConfig, output: str, split: str = "train") -> ImageD
     return ImageData(to_model_range(data.images, output, cfg.gcn, cfg.gcn_scale), data.labels)
 
 
-__all__ = ["ImageData", "LOADERS", "convert", "epoch_batches", "load_dataset",
-           "load_for_model", "to_model_range", "to_unit"]
+def resolved_color(cfg: DataConfig, data: ImageData) -> str:
+    """data.color as ``data`` was loaded: a folder's "auto" becomes "grey" or "rgb", so that the
+    run's config.toml says what it trained on and its resumes load the same channels."""
+    if cfg.name != "folder" or cfg.color != "auto":
+        return cfg.color
+    return "grey" if data.images.shape[1] == 1 else "rgb"
+
+
+def color_note(cfg: DataConfig, color: str) -> str:
+    """The line that tells the user what data.color = "auto" chose for their folder."""
+    if color == "grey":
+        return (f'data.color = "auto": every image under {cfg.path} is grey, so G and D work '
+                'on 1 channel; config.toml records data.color = "grey" (set data.color = "rgb" '
+                "for 3 channels)")
+    return (f'data.color = "auto": the images under {cfg.path} are in colour, so G and D work on '
+            '3 channels; config.toml records data.color = "rgb"')
+
+
+__all__ = ["ImageData", "LOADERS", "color_note", "convert", "epoch_batches", "load_dataset",
+           "load_for_model", "resolved_color", "to_model_range", "to_unit"]

@@ -6,6 +6,11 @@ the colour and every file's name, size and modification time. Later runs (and re
 cache and decode nothing; changing any file makes a new cache. Unreadable or corrupt files are
 skipped and counted, never a crash mid-epoch. When every image lies in a first-level subfolder,
 the subfolders (sorted) are the class labels.
+
+Colour "auto" keeps a grey folder grey: the images are decoded as RGB, and when every pixel of
+every image has three equal channels (single-channel files: grey, 1-bit, grey with alpha or a
+grey palette; or RGB files saved from grey pictures) the folder is grey and loads with one
+channel, exactly what "grey" decodes. A single coloured pixel makes it RGB.
 """
 
 from __future__ import annotations
@@ -102,9 +107,22 @@ def _read_meta(path: Path) -> dict | None:
     return meta if isinstance(meta, dict) and {"kept", "skipped"} <= meta.keys() else None
 
 
+def all_grey(array: np.ndarray, chunk: int = 1024) -> bool:
+    """Whether every image of a uint8 (N, 3, H, W) array has three equal channels (read in
+    chunks, so that a memory-mapped cache is never copied whole)."""
+    for i in range(0, len(array), chunk):
+        part = array[i:i + chunk]
+        if not (np.array_equal(part[:, 0], part[:, 1]) and np.array_equal(part[:, 1], part[:, 2])):
+            return False
+    return True
+
+
 def load_folder(path: str | os.PathLike, size: int, color: str = "rgb",
                 use_cache: bool = True) -> ImageData:
-    """All images under ``path`` as float (N, C, size, size) in [0, 1], decoded at most once."""
+    """All images under ``path`` as float (N, C, size, size) in [0, 1], decoded at most once.
+
+    ``color`` is "rgb", "grey" or "auto" (grey when every image is grey, else RGB; see above).
+    """
     root = Path(path).expanduser()
     if not str(path) or not root.is_dir():
         raise DataError(f"image folder {str(path)!r} does not exist; set data.path to a "
@@ -145,6 +163,8 @@ def load_folder(path: str | os.PathLike, size: int, color: str = "rgb",
         array = np.memmap(cache, np.uint8, "r", shape=(len(kept), *shape))
     else:
         array = np.frombuffer(b"".join(chunks), np.uint8).reshape(len(kept), *shape)
+    if color == "auto" and all_grey(array):
+        array = array[:, :1]
     labels = class_labels(root, files)
     x = torch.from_numpy(np.asarray(array, dtype=np.float32) / 255.0)
     y = torch.from_numpy(labels[kept]) if labels is not None else None

@@ -49,7 +49,7 @@ def resume_point(path: str | os.PathLike,
     if clean:
         ckpt.clean_temporaries(root)
     if path == run_dir and not ckpt.list_checkpoints(root) and (run_dir / CONFIG).exists():
-        cfg = load_config_toml(run_dir / CONFIG)
+        cfg = _as_trained(load_config_toml(run_dir / CONFIG))
         if clean:
             (run_dir / METRICS).unlink(missing_ok=True)
         return None, cfg, [f"{run_dir} holds no checkpoint yet (it was stopped before its "
@@ -60,7 +60,15 @@ def resume_point(path: str | os.PathLike,
         raise CheckpointError(f"{resolved} is an average of generators (gankit average) with no "
                               "discriminator or optimiser state; resume one of the runs it was "
                               "averaged from")
-    return resolved, ckpt.saved_config(state, resolved), warnings
+    return resolved, _as_trained(ckpt.saved_config(state, resolved)), warnings
+
+
+def _as_trained(cfg: Config) -> Config:
+    """A saved config as its run trained. New runs save a folder's data.color = "auto" resolved
+    ("grey" or "rgb"); a run that saved "auto" predates that and decoded its folder as RGB."""
+    if cfg.data.name == "folder" and cfg.data.color == "auto":
+        cfg.data.color = "rgb"
+    return cfg
 
 
 def resume_overrides(sets: Sequence[str]) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """The 2014 paper's fully connected models: a ReLU/sigmoid generator and a maxout discriminator.
 
 Sizes come from the config and the data (784 pixels for MNIST, 64 for the 8x8 digits); the
-defaults are the authors' MNIST models (shared/reference/paper-2014.md). Per-layer hidden
+defaults are the authors' MNIST models (docs/paper.md). Per-layer hidden
 activations, the output unit and a max column norm on D cover their TFD and CIFAR-10 models
 (G 100 -> ReLU 8000 -> sigmoid 8000 -> sigmoid or linear pixels).
 """

@@ -1,4 +1,4 @@
-"""The 2014 paper's convolutional CIFAR-10 models (shared/reference/paper-2014.md).
+"""The 2014 paper's convolutional CIFAR-10 models (docs/paper.md).
 
 G: 100 -> ReLU 8000 -> sigmoid 8000 -> reshape 80x10x10 -> one linear transposed convolution
 (3 channels, 5x5, stride 3, no padding) -> 32x32, i.e. (10 - 1) * 3 + 5 = 32.
