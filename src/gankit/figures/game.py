@@ -130,6 +130,14 @@ def save_sample_and_surface_rows(rows: list[tuple[str, torch.Tensor | np.ndarray
 
 
 # --------------------------------------------------------------------- Figure 1
+# The densities share one scale: up to DENSITY_TOP times p_data's peak. Where p_g rises above
+# it (G piling its mass onto a narrow spike) the curve is cut at the top and its peak written
+# there, so that a spike never flattens p_data. D has its own [0, 1] axis on the right, drawn
+# so that D = 1 sits at the top of the density scale.
+DENSITY_TOP = 1.5
+D_STAR_STYLE = {"color": "tab:blue", "ls": "-", "lw": 0.8, "alpha": 0.6, "label": "D*(x)"}
+
+
 @dataclass
 class GameSnapshot:
     """One moment of a 1-D game: everything Figure 1 draws, as numbers."""
@@ -143,24 +151,66 @@ class GameSnapshot:
     g_z: np.ndarray  # G(z) for them
     title: str = ""
     region: np.ndarray | None = None  # grid mask shaded grey: where distances are judged
+    label: str = ""  # the panel's letter, "(a)", written below it as in the paper
+
+
+def display_range(snaps: list[GameSnapshot], mass: float = 0.999) -> tuple[float, float]:
+    """The x range that shows every snapshot's p_data and p_g: the union of their central
+    ``mass`` intervals, widened by 10% each side and kept within the grid."""
+    ends = []
+    for snap in snaps:
+        for p in (snap.p_data, snap.p_g):
+            cdf = np.cumsum(np.nan_to_num(p))
+            if cdf[-1] > 0:
+                cdf = cdf / cdf[-1]
+                ends += [snap.grid[np.searchsorted(cdf, (1 - mass) / 2)],
+                         snap.grid[min(np.searchsorted(cdf, (1 + mass) / 2), len(cdf) - 1)]]
+    grid = snaps[0].grid
+    if not ends:
+        return float(grid[0]), float(grid[-1])
+    lo, hi = min(ends), max(ends)
+    pad = 0.1 * (hi - lo)
+    return max(float(grid[0]), lo - pad), min(float(grid[-1]), hi + pad)
+
+
+def _mark_clipped(ax, grid: np.ndarray, p_g: np.ndarray, top: float) -> None:
+    """For each stretch of p_g above ``top``: a marker at the top and its peak value."""
+    above = np.nan_to_num(p_g) > top
+    edges = np.flatnonzero(np.diff(np.r_[0, above.astype(int), 0]))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        i = start + int(np.argmax(p_g[start:stop]))
+        ax.plot([grid[i]], [top], marker="^", ms=5, color=G_STYLE["color"], clip_on=False)
+        ax.annotate(f"p_g {p_g[i]:.3g}", (grid[i], top), xytext=(4, -2),
+                    textcoords="offset points", fontsize=7, color=G_STYLE["color"],
+                    ha="left", va="top")
 
 
 def plot_figure1_panel(ax, snap: GameSnapshot, d_star: np.ndarray | None = None,
-                       legend: bool = False) -> None:
+                       xlim: tuple[float, float] | None = None,
+                       axis_labels: tuple[bool, bool] = (True, True)) -> list:
     """The paper's layout: densities and D above the x line; a z line below, joined to x by
-    the map x = G(z), so that where G contracts, p_g piles up."""
-    top = max(1.0, float(snap.p_data.max()), float(np.nanmax(snap.p_g))) * 1.05
+    the map x = G(z), so that where G contracts, p_g piles up. ``axis_labels`` names the
+    density axis (left) and D's (right). Returns the legend's handles."""
+    top = DENSITY_TOP * float(snap.p_data.max())
+    lo, hi = xlim or (float(snap.grid[0]), float(snap.grid[-1]))
+    handles = []
     if snap.region is not None:
-        ax.fill_between(snap.grid, 0, top, where=snap.region, color="0.92", lw=0,
-                        label="99% of mass")
-    ax.plot(snap.grid, snap.p_data, **DATA_STYLE)
-    ax.plot(snap.grid, snap.p_g, **G_STYLE)
-    ax.plot(snap.grid, snap.d, **D_STYLE)
+        handles.append(ax.fill_between(snap.grid, 0, top, where=snap.region, color="0.92",
+                                       lw=0, label="99% of mass"))
+    handles += ax.plot(snap.grid, snap.p_data, **DATA_STYLE)
+    handles += ax.plot(snap.grid, np.minimum(snap.p_g, top), **G_STYLE)
+    _mark_clipped(ax, snap.grid, snap.p_g, top)
+    x_line, z_line = -0.22 * top, -0.55 * top
+    bottom, head = z_line - 0.06 * top, 1.12 * top
+    # D on its own axis, scaled so that D = 0 and 1 meet densities 0 and ``top``.
+    twin = ax.twinx()
+    twin.set_ylim(bottom / top, head / top)
+    twin.set_yticks([0, 0.5, 1])
+    twin.tick_params(labelsize=7, colors=D_STYLE["color"])
+    handles += twin.plot(snap.grid, snap.d, **D_STYLE)
     if d_star is not None:
-        ax.plot(snap.grid, d_star, color="tab:blue", lw=0.8, alpha=0.6, label="D*(x)")
-    x_line, z_line = -0.12 * top, -0.45 * top
-    lo, hi = snap.grid[0], snap.grid[-1]
-    # z in [-sqrt 3, sqrt 3] is drawn over the middle 60% of the x axis.
+        handles += twin.plot(snap.grid, d_star, **D_STAR_STYLE)
+    # z in [-sqrt 3, sqrt 3] is drawn over the middle 60% of the x range shown.
     z_pos = lo + (hi - lo) * (0.2 + 0.6 * (snap.z - snap.z.min()) / np.ptp(snap.z))
     ax.hlines([x_line, z_line], lo, hi, colors="black", lw=0.8)
     for zp, gx in zip(z_pos, snap.g_z, strict=True):
@@ -169,32 +219,70 @@ def plot_figure1_panel(ax, snap: GameSnapshot, d_star: np.ndarray | None = None,
                         arrowprops={"arrowstyle": "->", "lw": 0.6, "color": "0.35"})
     ax.text(lo, x_line, "x ", ha="right", va="center", fontsize=9)
     ax.text(lo, z_line, "z ", ha="right", va="center", fontsize=9)
-    ax.set_ylim(z_line - 0.08 * top, top)
+    ax.set_ylim(bottom, head)
     ax.set_xlim(lo, hi)
-    ax.set_yticks([0, 0.5, 1.0])
+    ax.set_yticks(_density_ticks(top))
+    ax.tick_params(labelsize=7)
+    # The frame holds the densities only: x's scale runs along their zero line, above the map.
+    ax.spines["left"].set_bounds(0, top)
+    twin.spines["right"].set_bounds(0, 1)
+    ax.spines[["top", "bottom", "right"]].set_visible(False)
+    twin.spines[["top", "bottom", "left"]].set_visible(False)
+    ax.tick_params(axis="x", bottom=False, labelbottom=False)
+    scale = ax.secondary_xaxis((0 - bottom) / (head - bottom))
+    scale.tick_params(labelsize=7, length=2, pad=1)
+    if axis_labels[0]:
+        ax.set_ylabel("density", fontsize=8)
+    if axis_labels[1]:
+        twin.set_ylabel("D(x)", fontsize=8, color=D_STYLE["color"])
     if snap.title:
         ax.set_title(snap.title, fontsize=9)
-    if legend:
-        ax.legend(loc="upper left", fontsize=7, frameon=False)
+    if snap.label:
+        ax.set_xlabel(snap.label, fontsize=10)
+    return handles
+
+
+def _density_ticks(top: float) -> list[float]:
+    """Two or three round values within [0, top]: 0, and steps of 0.2, 0.5, 1, 2 or 5 x 10^k."""
+    for step in (m * 10.0 ** e for e in range(-3, 4) for m in (0.2, 0.5, 1, 2, 5)):
+        if top / step <= 3:
+            return [round(k * step, 6) for k in range(int(top / step + 1e-9) + 1)]
+    return [0.0, top]
+
+
+def _figure_legend(fig: Figure, handles: list) -> None:
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, 0.0))
 
 
 def save_figure1(panels: list[tuple[GameSnapshot, np.ndarray | None]],
                  path: str | os.PathLike) -> Path:
-    """Panels side by side, each (snapshot, optional D* to overlay)."""
-    fig = Figure(figsize=(3.6 * len(panels), 3.2))
+    """Panels side by side, each (snapshot, optional D* to overlay), on one x range; the
+    legend below them lists every curve once."""
+    fig = Figure(figsize=(3.5 * len(panels), 3.6))
+    xlim = display_range([snap for snap, _ in panels])
+    handles: dict[str, object] = {}
     for i, (snap, d_star) in enumerate(panels):
-        plot_figure1_panel(fig.add_subplot(1, len(panels), i + 1), snap, d_star, legend=i == 0)
-    fig.tight_layout()
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        outer = (i == 0, i == len(panels) - 1)
+        for h in plot_figure1_panel(ax, snap, d_star, xlim, outer):
+            handles.setdefault(h.get_label(), h)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    _figure_legend(fig, list(handles.values()))
     return _save(fig, path, dpi=110)
 
 
 def save_animation(snapshots: list[GameSnapshot], path: str | os.PathLike,
                    frame_ms: int = 120) -> Path:
-    """An animated GIF (Pillow) of Figure 1's panel over training, one frame per snapshot."""
+    """An animated GIF (Pillow) of Figure 1's panel over training, one frame per snapshot,
+    every frame on the same axes."""
+    xlim = display_range(snapshots)
     frames = []
     for snap in snapshots:
-        fig = Figure(figsize=(4.8, 3.4))
-        plot_figure1_panel(fig.add_subplot(), snap, legend=True)
+        fig = Figure(figsize=(4.8, 3.8))
+        handles = plot_figure1_panel(fig.add_subplot(), snap, xlim=xlim)
+        fig.tight_layout(rect=(0, 0.08, 1, 1))
+        _figure_legend(fig, handles)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=80)
         frames.append(Image.open(io.BytesIO(buf.getvalue())).convert("P", palette=Image.ADAPTIVE))

@@ -129,7 +129,7 @@ def make_figure1(out: str | os.PathLike, sets: list[str] | tuple[str, ...] = (),
     final = replace(last, region=theory.high_mass_region(0.5 * (last.p_data + last.p_g),
                                                           last.grid, half.mass))
     panels = [(_titled(snaps[a], "(a)"), None),
-              (_titled(d_opt, "(b) D trained alone"), d_star),
+              (_titled(d_opt, "(b)", "", "D trained alone, G of "), d_star),
               (_titled(snaps[c], "(c)"), None),
               (_titled(final, "(d)", f"|D - 1/2|: max {half.max_abs_d_minus_half:.2f} in grey "
                               f"(99% of mass), mean {half.mean_abs_d_minus_half:.3f}"), None)]
@@ -160,10 +160,11 @@ def _support(snap: GameSnapshot) -> tuple[float, float]:
     return (float(xs.min()), float(xs.max())) if xs.size else (float("nan"), float("nan"))
 
 
-def _titled(snap: GameSnapshot, label: str, extra: str = "") -> GameSnapshot:
+def _titled(snap: GameSnapshot, label: str, extra: str = "", what: str = "") -> GameSnapshot:
+    """The snapshot with its panel letter and a title: step, JSD and ``extra`` below."""
     js = theory.jsd(snap.p_data, snap.p_g, snap.grid)
-    title = f"{label} step {snap.step}, JSD {js:.3f}" + (f"\n{extra}" if extra else "")
-    return replace(snap, title=title)
+    title = f"{what}step {snap.step}, JSD {js:.3f}" + (f"\n{extra}" if extra else "")
+    return replace(snap, title=title, label=label)
 
 
 def _panel_b(cfg: Config, rec: SnapshotRecorder, i: int, dist: GaussianMixture,
