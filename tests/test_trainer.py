@@ -91,7 +91,7 @@ def test_run_directory_contents(tmp_path):
     assert {"config.toml", "run.json", "metrics.jsonl", "samples", "checkpoints"} <= {
         p.name for p in run.iterdir()}
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-0001.png",
-                                                                   "epoch-0002.png"]
+                                                                   "epoch-0002.png", "final.png"]
     rows = [r for r in read_metrics(run) if "d_loss" in r]
     assert {"step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "lr", "momentum",
             "samples_per_s"} <= rows[0].keys()

@@ -6,10 +6,15 @@ import argparse
 import os
 import signal
 import sys
+from pathlib import Path
 
 from gankit import api, distributed
 from gankit.cli.parsing import path_arg
+from gankit.config import load_config_toml
+from gankit.data.toy import DISTRIBUTIONS
 from gankit.errors import GankitError
+from gankit.io.run_dir import CONFIG
+from gankit.training.trainer import TrainResult
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -37,14 +42,38 @@ def _train(args: argparse.Namespace) -> int:
                            progress=not args.quiet)
     if os.environ.get("RANK", "0") != "0":
         return 0  # rank 0 speaks for a data-parallel job
-    where = f"checkpoint {result.checkpoint}" if result.checkpoint else "no checkpoint"
+    if result.stopped_by is not None:
+        print(f"stopped after {result.epoch} epochs ({result.step} steps) in {result.run_dir}")
+    else:
+        print(f"trained {result.epoch} epochs ({result.step} steps) in {result.run_dir}")
+    print("\n".join(_where(result)))
     if result.stopped_by is not None:
         name = signal.Signals(result.stopped_by).name
-        print(f"gankit: stopped by {name} after step {result.step}; {where} written; continue "
-              f"with: gankit train --resume {result.run_dir}", file=sys.stderr)
+        print(f"gankit: stopped by {name} after step {result.step}; continue with: gankit train "
+              f"--resume {result.run_dir}", file=sys.stderr)
         return 128 + result.stopped_by
-    print(f"trained {result.epoch} epochs ({result.step} steps) in {result.run_dir}; {where}")
     return 0
+
+
+def _where(result: TrainResult) -> list[str]:
+    """The run's last lines: where its pictures, report and checkpoint are, and what next."""
+    report = result.run_dir / "report.html"
+    lines = [f"  samples:    {result.samples or 'none drawn'}",
+             *([f"  report:     {report}"] if report.exists() else []),
+             f"  checkpoint: {result.checkpoint or 'none written'}"]
+    if result.checkpoint:
+        lines.append(f"  evaluate:   {_evaluate_command(result.run_dir)}")
+    return lines
+
+
+def _evaluate_command(run_dir: Path) -> str:
+    """The command that scores this run: its data decide which metrics apply."""
+    cfg = load_config_toml(run_dir / CONFIG)
+    if cfg.game.name == "discogan":
+        return f"gankit translate {run_dir} --from A --out {run_dir / 'translation.png'}"
+    if cfg.data.name in DISTRIBUTIONS:  # points, not images: no feature network reads them
+        return f"gankit evaluate {run_dir} --metrics parzen"
+    return f"gankit evaluate {run_dir}"
 
 
 def _without_nproc(argv: list[str]) -> list[str]:

@@ -45,6 +45,7 @@ class TrainResult:
     epoch: int
     checkpoint: Path | None
     stopped_by: int | None = None  # the signal number when a stop request ended the run early
+    samples: Path | None = None  # samples/final.png, drawn when the run ended (rank 0)
 
 
 class Trainer:
@@ -265,7 +266,10 @@ class Trainer:
     def fit(self) -> TrainResult:
         try:
             with subnormals_flushed(self.cfg.speed.flush_denormal):
-                return guarded_fit(self, self._fit)
+                result = guarded_fit(self, self._fit)
+            if self.dist.is_main:  # however short the run, it ends with a picture (not diverged)
+                result.samples = self.write_samples("final")
+            return result
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)

@@ -1,0 +1,78 @@
+"""What a new user meets in their first hour: every run ends with a picture and says where its
+files are, resuming accepts the original command line, errors come before any work."""
+
+import subprocess
+import sys
+
+import pytest
+from helpers import TINY
+
+from gankit import api
+from gankit.errors import DivergenceError
+from gankit.training.callbacks import Callback
+
+
+def gankit(*args, cwd=None, **kwargs):
+    return subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def _sets(*extra):
+    return [a for s in (*TINY, *extra) for a in ("--set", s)]
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """Two epochs with grids due every fifth: before, such a run drew no picture at all."""
+    out = tmp_path_factory.mktemp("first") / "run"
+    r = gankit("train", "--preset", "quickstart", "--epochs", "2", "--out", out, "--quiet",
+               *_sets("train.sample_every=5", "report.html=true"))
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_a_short_run_ends_with_a_final_grid_and_says_where_everything_is(short_run):
+    out, r = short_run
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["final.png"]
+    assert (out / "samples" / "final.png").stat().st_size > 100
+    last = r.stdout.strip().splitlines()[-4:]
+    assert last[0].split() == ["samples:", str(out / "samples" / "final.png")]
+    assert last[1].split() == ["report:", str(out / "report.html")]
+    assert last[2].split() == ["checkpoint:", str(out / "checkpoints" / "epoch-0002")]
+    assert last[3].split(None, 1) == ["evaluate:", f"gankit evaluate {out}"]
+
+
+def test_a_point_run_is_evaluated_with_the_metric_that_reads_points(tmp_path):
+    out = tmp_path / "toy"
+    r = gankit("train", "--preset", "toy-ring8", "--out", out, "--quiet",
+               "--set", "train.max_steps=3", "--set", "report.html=false")
+    assert r.returncode == 0, r.stderr
+    assert (out / "samples" / "final.png").exists()  # the step budget ended it mid-epoch
+    assert r.stdout.strip().splitlines()[-1].split(None, 1) == [
+        "evaluate:", f"gankit evaluate {out} --metrics parzen"]
+
+
+class _StopAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_log(self, trainer, record):
+        if trainer.step >= self.step:
+            trainer.request_stop()
+
+
+def test_a_stopped_run_draws_its_final_grid_too(tmp_path):
+    result = api.train("quickstart", out=tmp_path / "r", sets=[*TINY, "train.sample_every=0"],
+                       progress=False, callbacks=[_StopAt(5)])
+    assert result.stopped_by is not None and result.epoch == 0  # mid-epoch, at no grid
+    assert result.samples == tmp_path / "r" / "samples" / "final.png"
+    assert [p.name for p in (tmp_path / "r" / "samples").iterdir()] == ["final.png"]
+
+
+def test_a_diverged_run_draws_no_final_grid(tmp_path):
+    with pytest.raises(DivergenceError):
+        api.train("quickstart", out=tmp_path / "r", progress=False,
+                  sets=[*TINY, "train.sample_every=0", "optim.lr=1e30",
+                        "optim.momentum_start=0.9", "optim.momentum_end=0.9"])
+    assert not (tmp_path / "r" / "samples" / "final.png").exists()
+
