@@ -76,3 +76,65 @@ def test_a_diverged_run_draws_no_final_grid(tmp_path):
                         "optim.momentum_start=0.9", "optim.momentum_end=0.9"])
     assert not (tmp_path / "r" / "samples" / "final.png").exists()
 
+
+# ----------------------------------------------------------------------------- --resume
+def _files(run):
+    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+def test_the_original_command_line_resumes_with_resume_added(short_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(short_run[0], copy)
+    r = gankit("train", "--preset", "quickstart", "--epochs", "3", "--out", copy, "--quiet",
+               *_sets("train.sample_every=5", "report.html=true", "speed.threads=1"),
+               "--resume", copy)
+    assert r.returncode == 0, r.stderr
+    assert "trained 3 epochs" in r.stdout
+    assert (copy / "checkpoints" / "epoch-0003").is_dir()
+
+
+def test_a_real_difference_is_refused_naming_each_key_and_both_values(short_run):
+    out = short_run[0]
+    before = _files(out)
+    r = gankit("train", "--preset", "quickstart", "--epochs", "2", "--out", out, "--quiet",
+               "--seed", "4", *_sets("train.sample_every=5", "report.html=true",
+                                     "optim.lr=0.5"), "--resume", out)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("gankit: error: ")
+    assert "differs in optim.lr (saved 0.1, given 0.5); train.seed (saved 0, given 4);" \
+        in r.stderr
+    r = gankit("train", "--resume", out, "--out", out.parent / "elsewhere", "--quiet")
+    assert r.returncode == 2 and "is not the run --resume" in r.stderr
+    assert not (out.parent / "elsewhere").exists()
+    assert _files(out) == before
+
+
+def test_a_refused_resume_of_a_run_without_checkpoint_keeps_its_log(tmp_path):
+    from gankit.errors import GankitError
+    from gankit.io import metrics_log, resume, run_dir
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / run_dir.CONFIG).write_text("[train]\nseed = 7\n")
+    (run / metrics_log.METRICS).write_text('{"step": 3}\n')
+    with pytest.raises(GankitError, match=r"train.seed \(saved 7, given 8\)"):
+        resume.resume_point(run, asked={"train.seed": 8, "train.batch_size": 100})
+    assert (run / metrics_log.METRICS).read_text() == '{"step": 3}\n'
+    path, cfg, _ = resume.resume_point(run, asked={"train.seed": 7})
+    assert path is None and cfg.train.seed == 7
+
+
+def test_asked_values_leave_out_what_a_resumed_run_may_change():
+    from gankit.io.resume import asked_values, split_sets
+
+    changes, matches = split_sets(["speed.threads=2", "train.epochs=9", "optim.lr=0.5"])
+    assert changes == ["speed.threads=2", "train.epochs=9"] and matches == ["optim.lr=0.5"]
+    assert asked_values(None, None, ["optim.lr=0.5", "train.seed=3"]) == {
+        "optim.lr": 0.5, "train.seed": 3}
+    whole = asked_values("quickstart", None, [])
+    assert whole["data.name"] == "digits" and whole["train.batch_size"] == 50
+    assert not any(k.startswith("speed.") or k in ("train.epochs", "train.device")
+                   for k in whole)
+

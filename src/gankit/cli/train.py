@@ -13,6 +13,7 @@ from gankit.cli.parsing import path_arg
 from gankit.config import load_config_toml
 from gankit.data.toy import DISTRIBUTIONS
 from gankit.errors import GankitError
+from gankit.io.resume import run_dir_of
 from gankit.io.run_dir import CONFIG
 from gankit.training.trainer import TrainResult
 
@@ -21,22 +22,17 @@ def _train(args: argparse.Namespace) -> int:
     if args.nproc is not None and "WORLD_SIZE" not in os.environ:
         return distributed.launch(args.nproc, _without_nproc(args.argv))
     if args.resume:
-        clashes = [flag for flag, value in (("--preset", args.preset), ("--config", args.config),
-                                            ("--out", args.out), ("--seed", args.seed),
-                                            ("--data-dir", args.data_dir)) if value]
-        if clashes:
-            raise GankitError(f"--resume continues a run with its saved config; drop "
-                              f"{', '.join(clashes)} (only --epochs, --device and --set "
-                              "speed.* may change)")
+        if args.out and Path(args.out).resolve() != run_dir_of(args.resume).resolve():
+            raise GankitError(f"--out {args.out} is not the run --resume {args.resume} "
+                              "continues; drop --out, or give the same folder")
         result = api.resume(args.resume, epochs=args.epochs, device=args.device,
-                            sets=args.set or (), progress=not args.quiet)
+                            sets=_config_sets(args), preset=args.preset,
+                            config_file=args.config, progress=not args.quiet)
     else:
-        sets = list(args.set or [])
-        sets += [f"train.{k}={v!r}" if isinstance(v, str) else f"train.{k}={v}"
-                 for k, v in (("epochs", args.epochs), ("seed", args.seed),
-                              ("device", args.device)) if v is not None]
-        if args.data_dir:
-            sets.append(f"data.data_dir={str(args.data_dir)!r}")
+        sets = _config_sets(args) + [f"train.{k}={v!r}" if isinstance(v, str) else
+                                     f"train.{k}={v}" for k, v in (("epochs", args.epochs),
+                                                                   ("device", args.device))
+                                     if v is not None]
         result = api.train(args.preset or (None if args.config else "paper-mnist"),
                            out=args.out, config_file=args.config, sets=sets,
                            progress=not args.quiet)
@@ -76,6 +72,16 @@ def _evaluate_command(run_dir: Path) -> str:
     return f"gankit evaluate {run_dir}"
 
 
+def _config_sets(args: argparse.Namespace) -> list[str]:
+    """--set, --seed and --data-dir as assignments, in the order they apply."""
+    sets = list(args.set or [])
+    if args.seed is not None:
+        sets.append(f"train.seed={args.seed}")
+    if args.data_dir:
+        sets.append(f"data.data_dir={str(args.data_dir)!r}")
+    return sets
+
+
 def _without_nproc(argv: list[str]) -> list[str]:
     """The command line each worker process gets: the same, less --nproc and its value."""
     out, skip = [], False
@@ -94,14 +100,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--preset", help="a preset from `gankit presets` (default: paper-mnist)")
     t.add_argument("--config", type=path_arg, help="a TOML file overriding the preset")
     t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
-                   help="override one config value (repeatable; with --resume only speed.*)")
+                   help="override one config value (repeatable; with --resume, values "
+                   "other than speed.* must equal the run's)")
     t.add_argument("--out", type=path_arg, help="run directory (default: runs/<preset>-<time>)")
     t.add_argument("--epochs", type=int, help="epochs to train (0: until stopped)")
     t.add_argument("--seed", type=int)
     t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     t.add_argument("--data-dir", type=path_arg,
                    help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
-    t.add_argument("--resume", type=path_arg, metavar="RUN_DIR", help="continue this run")
+    t.add_argument("--resume", type=path_arg, metavar="RUN_DIR",
+                   help="continue this run; the command that started it may be repeated")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--nproc", type=int, metavar="N",
                    help="data-parallel over N processes on this machine (torchrun's agent)")
