@@ -138,3 +138,39 @@ def test_asked_values_leave_out_what_a_resumed_run_may_change():
     assert not any(k.startswith("speed.") or k in ("train.epochs", "train.device")
                    for k in whole)
 
+
+# ----------------------------------------------------------------------------- --nproc
+@pytest.mark.parametrize("sets, fragment", [
+    (["train.batch_size=7"], "train.batch_size = 7 is the global batch and must be divisible "
+                             "by the 2 processes"),
+    (["game.d_steps=0"], "game.d_steps = 0"),
+    (["game.schedule=simultaneous", "game.d_steps=2"], "game.d_steps = 2 needs"),
+])
+def test_nproc_checks_the_config_before_any_worker_starts(sets, fragment, tmp_path):
+    r = gankit("train", "--nproc", "2", "--preset", "quickstart", "--out", tmp_path / "r",
+               "--quiet", *[a for s in sets for a in ("--set", s)], cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("gankit: error: ") and fragment in r.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_nproc_refuses_an_unknown_preset_and_a_changed_resume_at_once(short_run, tmp_path):
+    r = gankit("train", "--nproc", "2", "--preset", "nope", "--quiet", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "unknown preset 'nope'" in r.stderr
+    r = gankit("train", "--nproc", "2", "--resume", short_run[0], "--seed", "5", "--quiet")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "train.seed (saved 0, given 5)" in r.stderr
+
+
+def test_check_splits_the_global_batch_and_counts_processes():
+    from gankit.config import build_config
+    from gankit.errors import ConfigError, GankitError
+
+    cfg = build_config("quickstart", sets=["train.batch_size=50"])
+    api.check(cfg, 2)  # 25 each
+    with pytest.raises(ConfigError, match="divisible by the 3 processes"):
+        api.check(cfg, 3)
+    with pytest.raises(GankitError, match="--nproc 0 must be at least 1"):
+        api.check(cfg, 0)
+

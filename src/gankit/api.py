@@ -15,9 +15,9 @@ from typing import Any
 import torch
 
 from gankit import distributed
-from gankit.config import Config, build_config, merge
+from gankit.config import Config, build_config, merge, validate
 from gankit.errors import GankitError
-from gankit.games import make_trainer
+from gankit.games import GAMES, make_trainer
 from gankit.io.resume import (
     asked_values,
     resume_overrides,
@@ -31,8 +31,8 @@ from gankit.training.callbacks import Callback
 from gankit.training.monitor import CollapseMonitor
 from gankit.training.trainer import TrainResult
 
-__all__ = ["class_labels", "for_display", "load_generator", "resume", "resume_overrides",
-           "sample", "train"]
+__all__ = ["check", "class_labels", "for_display", "load_generator", "resume",
+           "resume_overrides", "resumed_config", "sample", "train"]
 
 
 def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None = None,
@@ -82,6 +82,30 @@ def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
                      *monitor_callbacks(cfg)]
         return make_trainer(cfg, root, resume_from=path, progress=progress, callbacks=callbacks,
                             dist=ctx).fit()
+
+
+def resumed_config(run_dir: str | os.PathLike, *, epochs: int | None = None,
+                   device: str | None = None, sets: Sequence[str] = (), preset: str | None = None,
+                   config_file: str | os.PathLike | None = None) -> Config:
+    """The config ``resume`` with these arguments would continue with; reads, writes nothing."""
+    return _resume_point(run_dir, False, epochs, device, sets, preset, config_file)[1]
+
+
+def check(cfg: Config, processes: int = 1) -> None:
+    """Every check of ``cfg`` that needs no worker: its cross-field rules, its game's own, the
+    device and the split of the global batch over ``processes``.
+
+    A data-parallel launch runs them first, so that a bad value is one line before any worker
+    (and torchrun's output) starts.
+    """
+    if processes < 1:
+        raise GankitError(f"--nproc {processes} must be at least 1")
+    validate(cfg)
+    check_game, _ = GAMES[cfg.game.name]
+    check_game(cfg, processes > 1)
+    ctx = distributed.DistContext(world=processes)
+    distributed.local_batch(cfg.train.batch_size, ctx)
+    distributed.device_for(ctx, cfg.train.device)
 
 
 def _resume_point(run_dir: str | os.PathLike, clean: bool, epochs: int | None,

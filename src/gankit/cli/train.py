@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gankit import api, distributed
 from gankit.cli.parsing import path_arg
-from gankit.config import load_config_toml
+from gankit.config import Config, build_config, load_config_toml
 from gankit.data.toy import DISTRIBUTIONS
 from gankit.errors import GankitError
 from gankit.io.resume import run_dir_of
@@ -19,23 +19,24 @@ from gankit.training.trainer import TrainResult
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.resume and args.out and \
+            Path(args.out).resolve() != run_dir_of(args.resume).resolve():
+        raise GankitError(f"--out {args.out} is not the run --resume {args.resume} continues; "
+                          "drop --out, or give the same folder")
     if args.nproc is not None and "WORLD_SIZE" not in os.environ:
+        api.check(_planned_config(args), args.nproc)  # one line here, not one per worker
         return distributed.launch(args.nproc, _without_nproc(args.argv))
     if args.resume:
-        if args.out and Path(args.out).resolve() != run_dir_of(args.resume).resolve():
-            raise GankitError(f"--out {args.out} is not the run --resume {args.resume} "
-                              "continues; drop --out, or give the same folder")
         result = api.resume(args.resume, epochs=args.epochs, device=args.device,
                             sets=_config_sets(args), preset=args.preset,
                             config_file=args.config, progress=not args.quiet)
     else:
-        sets = _config_sets(args) + [f"train.{k}={v!r}" if isinstance(v, str) else
-                                     f"train.{k}={v}" for k, v in (("epochs", args.epochs),
-                                                                   ("device", args.device))
-                                     if v is not None]
-        result = api.train(args.preset or (None if args.config else "paper-mnist"),
-                           out=args.out, config_file=args.config, sets=sets,
-                           progress=not args.quiet)
+        result = api.train(_preset(args), out=args.out, config_file=args.config,
+                           sets=_new_run_sets(args), progress=not args.quiet)
+    return _report(result)
+
+
+def _report(result: TrainResult) -> int:
     if os.environ.get("RANK", "0") != "0":
         return 0  # rank 0 speaks for a data-parallel job
     if result.stopped_by is not None:
@@ -72,6 +73,10 @@ def _evaluate_command(run_dir: Path) -> str:
     return f"gankit evaluate {run_dir}"
 
 
+def _preset(args: argparse.Namespace) -> str | None:
+    return args.preset or (None if args.config else "paper-mnist")
+
+
 def _config_sets(args: argparse.Namespace) -> list[str]:
     """--set, --seed and --data-dir as assignments, in the order they apply."""
     sets = list(args.set or [])
@@ -80,6 +85,21 @@ def _config_sets(args: argparse.Namespace) -> list[str]:
     if args.data_dir:
         sets.append(f"data.data_dir={str(args.data_dir)!r}")
     return sets
+
+
+def _new_run_sets(args: argparse.Namespace) -> list[str]:
+    return _config_sets(args) + [f"train.{k}={v!r}" if isinstance(v, str) else f"train.{k}={v}"
+                                 for k, v in (("epochs", args.epochs), ("device", args.device))
+                                 if v is not None]
+
+
+def _planned_config(args: argparse.Namespace) -> Config:
+    """The config the command's workers would train, built (and checked) before they start."""
+    if args.resume:
+        return api.resumed_config(args.resume, epochs=args.epochs, device=args.device,
+                                  sets=_config_sets(args), preset=args.preset,
+                                  config_file=args.config)
+    return build_config(_preset(args), args.config, _new_run_sets(args))
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
