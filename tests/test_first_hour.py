@@ -174,3 +174,40 @@ def test_check_splits_the_global_batch_and_counts_processes():
     with pytest.raises(GankitError, match="--nproc 0 must be at least 1"):
         api.check(cfg, 0)
 
+
+# ----------------------------------------------------------------------------- gankit sample
+@pytest.fixture(scope="module")
+def point_runs(tmp_path_factory):
+    """A 2-D and a 1-D game, three steps each."""
+    root = tmp_path_factory.mktemp("points")
+    return {preset: api.train(preset, out=root / preset, progress=False,
+                              sets=["train.max_steps=3", "report.html=false"]).run_dir
+            for preset in ("toy-ring8", "figure1")}
+
+
+def _colours(path):
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    green = ((g - r > 40) & (g - b > 40)).sum()  # the samples (tab:green)
+    grey = ((abs(r - g) < 4) & (abs(g - b) < 4) & (r < 200)).sum()  # p_data (density, line)
+    return green, grey
+
+
+@pytest.mark.parametrize("preset, dim", [("toy-ring8", 2), ("figure1", 1)])
+def test_sample_plots_points_over_the_true_density(point_runs, preset, dim, tmp_path, capsys):
+    import numpy as np
+
+    from gankit.cli import main
+
+    run = point_runs[preset]
+    code = main(["sample", str(run), "-n", "300", "--out", str(tmp_path / "p.png"),
+                 "--npy", str(tmp_path / "p.npy")])
+    assert code == 0
+    assert np.load(tmp_path / "p.npy").shape == (300, dim)  # the raw array, as before
+    green, grey = _colours(tmp_path / "p.png")
+    assert green > 50 and grey > 50
+    assert f"wrote {tmp_path / 'p.png'}" in capsys.readouterr().out
+

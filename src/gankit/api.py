@@ -32,7 +32,7 @@ from gankit.training.monitor import CollapseMonitor
 from gankit.training.trainer import TrainResult
 
 __all__ = ["check", "class_labels", "for_display", "load_generator", "resume",
-           "resume_overrides", "resumed_config", "sample", "train"]
+           "resume_overrides", "resumed_config", "sample", "save_points", "train"]
 
 
 def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None = None,
@@ -125,6 +125,21 @@ def _resume_point(run_dir: str | os.PathLike, clean: bool, epochs: int | None,
     for assignment, override in zip(changes, overrides, strict=True):
         cfg = merge(cfg, override, f"--set {assignment}")
     return path, cfg
+
+
+def save_points(points: torch.Tensor, source: str | os.PathLike,
+                path: str | os.PathLike) -> Path:
+    """A 1-D or 2-D generator's ``points`` drawn over its run's true density, as the run's own
+    figures are (1-D: a histogram; 2-D: a scatter)."""
+    from gankit.data.toy import distribution
+    from gankit.figures.game import save_sample_plot
+    from gankit.io import checkpoint as ckpt
+
+    resolved, _ = ckpt.resolve(source)
+    _, state = ckpt.read_checkpoint(resolved)
+    name = ckpt.saved_config(state, resolved).data.name
+    return save_sample_plot(points, distribution(name), path,
+                            f"{len(points)} samples of {resolved.name}, over p_data ({name})")
 
 
 def _config_callbacks(cfg: Config) -> list[Callback]:
