@@ -211,3 +211,39 @@ def test_sample_plots_points_over_the_true_density(point_runs, preset, dim, tmp_
     assert green > 50 and grey > 50
     assert f"wrote {tmp_path / 'p.png'}" in capsys.readouterr().out
 
+
+# ----------------------------------------------------------------------------- gankit presets
+def test_presets_print_whole_first_lines_and_long_the_whole_block():
+    env = {**__import__("os").environ, "COLUMNS": "80"}
+    short = gankit("presets", env=env)
+    assert short.returncode == 0, short.stderr
+    text = " ".join(short.stdout.split())
+    assert ("cdcgan-mnist Conditional DCGAN on 28x28 MNIST, data in [-1, 1]: class-conditioned "
+            "G, projection D, AC-GAN head cgan-mnist") in text
+    assert max(map(len, short.stdout.splitlines())) <= 80
+    long = gankit("presets", "--long", env=env)
+    text = " ".join(long.stdout.split())
+    assert ("weight 1). Base width 32 (half DCGAN's 64) so that it trains on one CPU thread; "
+            "Adam 2e-4, beta1 0.5, as in dcgan-mnist. cgan-mnist") in text
+
+
+def test_every_preset_summary_is_a_whole_phrase():
+    from gankit.config import preset_names, preset_summary
+
+    for name in preset_names():
+        s = preset_summary(name)
+        assert s.count("(") == s.count(")") and s.count("[") == s.count("]"), name
+        assert not s.endswith((",", ":", ";", "(")), name
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly():
+    import subprocess as sp
+
+    proc = sp.Popen([sys.executable, "-m", "gankit", "presets", "--long"], stdout=sp.PIPE,
+                    stderr=sp.PIPE)
+    proc.stdout.close()  # the reader is gone before the first write
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141 and err == b""
+    r = sp.run(f"{sys.executable} -m gankit presets | head -1", shell=True,
+               capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stderr == "" and r.stdout.startswith("acgan-mnist ")
