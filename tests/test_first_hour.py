@@ -39,7 +39,8 @@ def test_a_short_run_ends_with_a_final_grid_and_says_where_everything_is(short_r
     assert last[0].split() == ["samples:", str(out / "samples" / "final.png")]
     assert last[1].split() == ["report:", str(out / "report.html")]
     assert last[2].split() == ["checkpoint:", str(out / "checkpoints" / "epoch-0002")]
-    assert last[3].split(None, 1) == ["evaluate:", f"gankit evaluate {out}"]
+    # 8x8 digits: no feature network reads them, so the command names the metric that does.
+    assert last[3].split(None, 1) == ["evaluate:", f"gankit evaluate {out} --metrics parzen"]
 
 
 def test_a_point_run_is_evaluated_with_the_metric_that_reads_points(tmp_path):
@@ -247,3 +248,69 @@ def test_a_reader_that_stops_early_ends_the_output_quietly():
     r = sp.run(f"{sys.executable} -m gankit presets | head -1", shell=True,
                capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stderr == "" and r.stdout.startswith("acgan-mnist ")
+
+
+# ----------------------------------------------------------------------------- gankit evaluate
+@pytest.fixture(scope="module")
+def mnist_run(mnist_root, tmp_path_factory):
+    """One step on MNIST; the data folder comes from $GANKIT_DATA_DIR, not the config."""
+    out = tmp_path_factory.mktemp("mnist") / "run"
+    return api.train("paper-mnist", out=out, progress=False,
+                     sets=[*TINY, "train.max_steps=1", "report.html=false"]).run_dir
+
+
+@pytest.fixture
+def no_sampling(monkeypatch):
+    """Evaluation must fail before it generates anything; nothing may be downloaded."""
+    from gankit import sampling
+    from gankit.data import mnist
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("samples were generated before the inputs were checked")
+
+    monkeypatch.setattr(sampling, "sample", refuse)
+    monkeypatch.setattr(mnist, "MIRRORS", ["file:///no/such/mirror"])
+
+
+def _evaluate(capsys, *args):
+    from gankit.cli import main
+
+    code = main(["evaluate", *map(str, args), "--samples", "100", "--quiet"])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["--data-dir", "GANKIT_DATA_DIR"])
+def test_evaluate_without_the_data_fails_before_generating(mnist_run, no_sampling, where,
+                                                          tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("GANKIT_DATA_DIR", str(empty if where == "GANKIT_DATA_DIR" else tmp_path))
+    code, err = _evaluate(capsys, mnist_run, *(["--data-dir", empty] if where == "--data-dir"
+                                               else []))
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("gankit: error: MNIST file ") and str(empty / "mnist") in err
+    assert not (mnist_run / "eval").exists()
+
+
+def test_evaluate_checks_the_feature_network_before_generating(mnist_run, no_sampling,
+                                                              tmp_path, capsys):
+    code, err = _evaluate(capsys, mnist_run, "--features-path", tmp_path / "none.safetensors",
+                          "--metrics", "fid")
+    assert code == 2 and err.count("\n") == 1 and "none.safetensors" in err
+    code, err = _evaluate(capsys, mnist_run, "--metrics", "parzen,nope")
+    assert code == 2 and "unknown metric(s) nope" in err
+    assert not (mnist_run / "eval").exists()
+
+
+def test_evaluate_refuses_images_the_feature_network_cannot_read_at_once(no_sampling, capsys,
+                                                                        point_runs):
+    code, err = _evaluate(capsys, point_runs["toy-ring8"], "--metrics", "fid")
+    assert code == 2 and "takes images of shape (1, 28, 28), got (2,)" in err
+
+
+def test_the_evaluate_command_a_run_prints_fits_its_samples(mnist_run, point_runs):
+    from gankit.cli.train import _evaluate_command
+    from gankit.io import checkpoint as ckpt
+
+    for run, extra in ((mnist_run, ""), (point_runs["toy-ring8"], " --metrics parzen")):
+        assert _evaluate_command(run, ckpt.resolve(run)[0]) == f"gankit evaluate {run}{extra}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -11,7 +12,6 @@ from pathlib import Path
 from gankit import api, distributed
 from gankit.cli.parsing import path_arg
 from gankit.config import Config, build_config, load_config_toml
-from gankit.data.toy import DISTRIBUTIONS
 from gankit.errors import GankitError
 from gankit.io.resume import run_dir_of
 from gankit.io.run_dir import CONFIG
@@ -59,18 +59,18 @@ def _where(result: TrainResult) -> list[str]:
              *([f"  report:     {report}"] if report.exists() else []),
              f"  checkpoint: {result.checkpoint or 'none written'}"]
     if result.checkpoint:
-        lines.append(f"  evaluate:   {_evaluate_command(result.run_dir)}")
+        lines.append(f"  evaluate:   {_evaluate_command(result.run_dir, result.checkpoint)}")
     return lines
 
 
-def _evaluate_command(run_dir: Path) -> str:
-    """The command that scores this run: its data decide which metrics apply."""
-    cfg = load_config_toml(run_dir / CONFIG)
-    if cfg.game.name == "discogan":
+def _evaluate_command(run_dir: Path, checkpoint: Path) -> str:
+    """The command that scores this run: what its samples are decides which metrics apply."""
+    if load_config_toml(run_dir / CONFIG).game.name == "discogan":
         return f"gankit translate {run_dir} --from A --out {run_dir / 'translation.png'}"
-    if cfg.data.name in DISTRIBUTIONS:  # points, not images: no feature network reads them
-        return f"gankit evaluate {run_dir} --metrics parzen"
-    return f"gankit evaluate {run_dir}"
+    shape = json.loads((checkpoint / "state.json").read_text())["image_shape"]
+    if shape == [1, 28, 28] or shape[0] == 3:  # MNIST's classifier or Inception reads them
+        return f"gankit evaluate {run_dir}"
+    return f"gankit evaluate {run_dir} --metrics parzen"  # points, or images of another size
 
 
 def _preset(args: argparse.Namespace) -> str | None:
