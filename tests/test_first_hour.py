@@ -314,3 +314,47 @@ def test_the_evaluate_command_a_run_prints_fits_its_samples(mnist_run, point_run
 
     for run, extra in ((mnist_run, ""), (point_runs["toy-ring8"], " --metrics parzen")):
         assert _evaluate_command(run, ckpt.resolve(run)[0]) == f"gankit evaluate {run}{extra}"
+
+
+# ----------------------------------------------------------------------------- side effects
+_SETTINGS_SCRIPT = """
+import json, sys
+import matplotlib
+matplotlib.use("svg")  # the user's own choice, which gankit must leave alone
+import numpy as np
+import torch
+torch.set_num_threads(3)
+torch.set_flush_denormal(False)
+from gankit.core.step import flushing_subnormals
+
+def settings():
+    return [matplotlib.get_backend(), torch.get_num_threads(), flushing_subnormals()]
+
+seen = [settings()]
+import gankit
+from gankit.paper.figures import Memorisation, memorisation_figure
+from gankit.report import plots
+seen.append(settings())
+out = sys.argv[1]
+sets = [*sys.argv[2:], "train.max_steps=3", "speed.threads=1", "speed.flush_denormal=true",
+        "report.html=true"]
+gankit.train("quickstart", out=out + "/digits", sets=sets, progress=False)
+gankit.train("toy-ring8", out=out + "/toy", sets=sets[-4:], progress=False)
+memorisation_figure(Memorisation(np.ones(5), np.ones(5) * 2), out + "/memo.png")
+seen.append(settings())
+print(json.dumps({"seen": seen, "pyplot": "matplotlib.pyplot" in sys.modules}))
+"""
+
+
+def test_gankit_leaves_the_process_settings_as_it_found_them(tmp_path):
+    import json
+
+    r = subprocess.run([sys.executable, "-c", _SETTINGS_SCRIPT, str(tmp_path), *TINY],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["seen"] == [["svg", 3, False]] * 3  # after import, and after runs
+    assert not result["pyplot"]
+    for png in ("digits/samples/final.png", "toy/samples/final.png", "memo.png"):
+        assert (tmp_path / png).stat().st_size > 1000, png
+    assert "<img" in (tmp_path / "digits" / "report.html").read_text()
