@@ -72,7 +72,9 @@ def test_global_batch_must_split_evenly(tmp_path):
                "--quiet", *_sets("train.batch_size=51"))
     assert r.returncode == 2
     assert "must be divisible by the 2 processes" in r.stderr
-    assert "gankit: error: the distributed job failed" in r.stderr
+    # Refused before any worker starts: one line, no torchrun banner, no run directory.
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("gankit: error: ")
+    assert not (tmp_path / "r").exists()
 
 
 def _children(pid: int) -> list[int]:

@@ -15,18 +15,24 @@ from typing import Any
 import torch
 
 from gankit import distributed
-from gankit.config import Config, build_config, merge
+from gankit.config import Config, build_config, merge, validate
 from gankit.errors import GankitError
-from gankit.games import make_trainer
-from gankit.io.resume import resume_overrides, resume_point, run_dir_of
+from gankit.games import GAMES, make_trainer
+from gankit.io.resume import (
+    asked_values,
+    resume_overrides,
+    resume_point,
+    run_dir_of,
+    split_sets,
+)
 from gankit.io.run_dir import RunLock, create_run_dir, default_run_dir
 from gankit.sampling import class_labels, for_display, load_generator, sample
 from gankit.training.callbacks import Callback
 from gankit.training.monitor import CollapseMonitor
 from gankit.training.trainer import TrainResult
 
-__all__ = ["class_labels", "for_display", "load_generator", "resume", "resume_overrides",
-           "sample", "train"]
+__all__ = ["check", "class_labels", "for_display", "load_generator", "resume",
+           "resume_overrides", "resumed_config", "sample", "save_points", "train"]
 
 
 def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None = None,
@@ -57,32 +63,83 @@ def train(preset: str | None = "paper-mnist", *, out: str | os.PathLike | None =
 
 def resume(run_dir: str | os.PathLike, *, epochs: int | None = None,
            device: str | None = None, sets: Sequence[str] = (), progress: bool = True,
-           callbacks: list[Callback] | None = None) -> TrainResult:
+           callbacks: list[Callback] | None = None, preset: str | None = None,
+           config_file: str | os.PathLike | None = None) -> TrainResult:
     """Continue a run from its newest intact checkpoint; ``epochs`` may extend it.
 
-    ``sets`` (``speed.KEY=VALUE``) may switch the step, threads or compilation for the rest of
-    the run: each is the same update up to float rounding. The settings used from then on are
-    in the checkpoints written after it and in the log's ``resumed`` line.
+    ``sets`` of ``speed.*`` may switch the step, threads or compilation for the rest of the
+    run: each is the same update up to float rounding. The settings used from then on are in
+    the checkpoints written after it and in the log's ``resumed`` line. Any other ``sets``,
+    and the config ``preset`` and ``config_file`` build, must equal the saved run's: the
+    command line that started the run may be given again (``io.resume.asked_values``).
     """
-    overrides = resume_overrides(sets)
     ctx = distributed.from_env()
     root = run_dir_of(run_dir)
     with RunLock(root) if ctx.is_main else contextlib.nullcontext():
-        path, cfg, warnings = resume_point(run_dir, clean=ctx.is_main)
-        for w in warnings:
-            print(f"gankit: warning: {w}")
-        changes: dict[str, Any] = {}
-        if epochs is not None:
-            changes["epochs"] = epochs
-        if device is not None:
-            changes["device"] = device
-        cfg = merge(cfg, {"train": changes}, "resume options")
-        for assignment, override in zip(sets, overrides, strict=True):
-            cfg = merge(cfg, override, f"--set {assignment}")
+        path, cfg = _resume_point(run_dir, ctx.is_main, epochs, device, sets, preset,
+                                  config_file)
         callbacks = [*(callbacks or []), *_config_callbacks(cfg), *view_callbacks(cfg),
                      *monitor_callbacks(cfg)]
         return make_trainer(cfg, root, resume_from=path, progress=progress, callbacks=callbacks,
                             dist=ctx).fit()
+
+
+def resumed_config(run_dir: str | os.PathLike, *, epochs: int | None = None,
+                   device: str | None = None, sets: Sequence[str] = (), preset: str | None = None,
+                   config_file: str | os.PathLike | None = None) -> Config:
+    """The config ``resume`` with these arguments would continue with; reads, writes nothing."""
+    return _resume_point(run_dir, False, epochs, device, sets, preset, config_file)[1]
+
+
+def check(cfg: Config, processes: int = 1) -> None:
+    """Every check of ``cfg`` that needs no worker: its cross-field rules, its game's own, the
+    device and the split of the global batch over ``processes``.
+
+    A data-parallel launch runs them first, so that a bad value is one line before any worker
+    (and torchrun's output) starts.
+    """
+    if processes < 1:
+        raise GankitError(f"--nproc {processes} must be at least 1")
+    validate(cfg)
+    check_game, _ = GAMES[cfg.game.name]
+    check_game(cfg, processes > 1)
+    ctx = distributed.DistContext(world=processes)
+    distributed.local_batch(cfg.train.batch_size, ctx)
+    distributed.device_for(ctx, cfg.train.device)
+
+
+def _resume_point(run_dir: str | os.PathLike, clean: bool, epochs: int | None,
+                  device: str | None, sets: Sequence[str], preset: str | None,
+                  config_file: str | os.PathLike | None) -> tuple[Path | None, Config]:
+    """The checkpoint a resume continues from and the config it continues with (``resume``)."""
+    changes, matches = split_sets(sets)
+    overrides = resume_overrides(changes)
+    asked = asked_values(preset, config_file, matches) \
+        if preset or config_file or matches else None
+    path, cfg, warnings = resume_point(run_dir, clean=clean, asked=asked)
+    if clean:
+        for w in warnings:
+            print(f"gankit: warning: {w}")
+    options = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None}
+    cfg = merge(cfg, {"train": options}, "resume options")
+    for assignment, override in zip(changes, overrides, strict=True):
+        cfg = merge(cfg, override, f"--set {assignment}")
+    return path, cfg
+
+
+def save_points(points: torch.Tensor, source: str | os.PathLike,
+                path: str | os.PathLike) -> Path:
+    """A 1-D or 2-D generator's ``points`` drawn over its run's true density, as the run's own
+    figures are (1-D: a histogram; 2-D: a scatter)."""
+    from gankit.data.toy import distribution
+    from gankit.figures.game import save_sample_plot
+    from gankit.io import checkpoint as ckpt
+
+    resolved, _ = ckpt.resolve(source)
+    _, state = ckpt.read_checkpoint(resolved)
+    name = ckpt.saved_config(state, resolved).data.name
+    return save_sample_plot(points, distribution(name), path,
+                            f"{len(points)} samples of {resolved.name}, over p_data ({name})")
 
 
 def _config_callbacks(cfg: Config) -> list[Callback]:

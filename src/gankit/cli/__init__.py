@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from gankit import distributed
@@ -29,10 +30,26 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
-        return distributed.leave_together(args.func(args))
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return distributed.leave_together(code)
+    except BrokenPipeError:
+        return _reader_gone()
     except GankitError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("gankit: interrupted; files already written are intact", file=sys.stderr)
         return 130
+
+
+def _reader_gone() -> int:
+    """Whoever read the output stopped (``gankit presets | head -1``): end quietly, with the
+    code of a process that SIGPIPE ended (128 + 13), as ``cat`` or ``git log`` do there.
+
+    Standard output now writes to /dev/null, so that flushing it at exit raises nothing.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141

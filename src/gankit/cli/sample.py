@@ -16,10 +16,9 @@ from gankit.figures.grid import save_grid
 def _sample(args: argparse.Namespace) -> int:
     images = api.sample(args.source, args.n, seed=args.seed, device=args.device,
                         labels=None if args.label is None else [args.label])
-    if args.out and images.ndim == 2:
-        raise GankitError("this generator makes points, not images; write them with --npy "
-                          "(or plot them with gankit.figures.game.save_sample_plot)")
-    if args.out:
+    if args.out and images.ndim == 2:  # points of a 1-D or 2-D game: plotted, not a grid
+        print(f"wrote {api.save_points(images, args.source, args.out)}")
+    elif args.out:
         grid = api.for_display(images, args.source)
         print(f"wrote {save_grid(grid, args.out, scale=max(1, 56 // images.shape[-1]))}")
     if args.npy:
@@ -44,8 +43,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sample", help="draw samples from a trained generator")
     s.add_argument("source", type=path_arg, help="a run directory or checkpoint folder")
     s.add_argument("-n", type=int, default=100, help="number of samples")
-    s.add_argument("--out", type=path_arg, help="write a grid PNG here")
-    s.add_argument("--npy", type=path_arg, help="write raw samples (N, C, H, W) here")
+    s.add_argument("--out", type=path_arg, help="write a grid PNG here (1-D and 2-D runs: "
+                   "the samples plotted over the true density)")
+    s.add_argument("--npy", type=path_arg, help="write raw samples (N, C, H, W; points: N, D) "
+                   "here")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.add_argument("--class", dest="label", type=int,

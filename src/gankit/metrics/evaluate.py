@@ -25,7 +25,9 @@ from gankit.metrics.features import FeatureNetwork, load_feature_network
 from gankit.metrics.parzen import PAPER_SIGMAS, PAPER_VALID
 from gankit.metrics.registry import (
     CLASSES,
+    DIGIT_READER,
     FEATURES,
+    REAL_SPLITS,
     REFERENCE,
     REGISTRY,
     Metric,
@@ -124,6 +126,19 @@ class Evaluator:
             self._cache["mnist"] = load_feature_network("mnist-classifier")
         return self._cache["mnist"]
 
+    def prepare(self, image_shape: tuple[int, ...]) -> None:
+        """Load what the chosen metrics read (real splits, feature networks) and check that
+        it takes samples of ``image_shape``: a missing data or weights file, or a network made
+        for other data, then fails before any sample is generated. All of it is cached."""
+        needs = {need for m in self.metrics for need in REGISTRY[m].needs}
+        for split, need in (("valid", REAL_SPLITS), ("test", REAL_SPLITS), ("train", REFERENCE)):
+            if need in needs:
+                self.split(split)
+        if FEATURES in needs:
+            self.feature_network.check(torch.empty(0, *image_shape))
+        if DIGIT_READER in needs:
+            self.mnist_classifier  # noqa: B018 (loads and caches it, or says why not)
+
     def reference_features(self) -> torch.Tensor:
         """Features of the first ``n_reference`` real training images, computed once."""
         if "ref" not in self._cache:
@@ -190,6 +205,13 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = No
     note = evaluator.fit_to_rgb() if state["image_shape"][0] == 3 else None
     if note:
         print(note, file=sys.stderr)
+    evaluator.prepare(tuple(state["image_shape"]))
+    target = Path(out) if out else run_dir_of_checkpoint(path) / "eval" / f"{path.name}.json"
+    try:  # an unwritable --out is refused before the work, not after it
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GankitError(f"cannot write {target}: {exc.strerror}; choose another --out") \
+            from None
     if n_samples is None:
         n_samples = STACKED_SAMPLES if "stacked-modes" in evaluator.metrics else PAPER_SAMPLES
     start = time.perf_counter()
@@ -204,8 +226,6 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = No
     if names_needing(FEATURES).intersection(evaluator.metrics):
         net = evaluator.feature_network
         report["feature_network"] = {"name": net.name, "sha256": net.digest}
-    target = Path(out) if out else run_dir_of_checkpoint(path) / "eval" / f"{path.name}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(target, json.dumps(report, indent=1) + "\n")
     return report, target
 

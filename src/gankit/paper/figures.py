@@ -123,12 +123,10 @@ def memorisation(g: torch.nn.Module, train: torch.Tensor, test: torch.Tensor, n:
 
 def memorisation_figure(m: Memorisation, path: str | os.PathLike) -> Path:
     """Overlaid histograms of nearest-training-image distances: samples vs test images."""
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: the user's backend stays theirs
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    fig = Figure(figsize=(6, 3.5), dpi=120)
+    ax = fig.add_subplot()
     hi = float(np.percentile(np.concatenate([m.sample_dists, m.test_dists]), 99.5))
     bins = np.linspace(0, hi, 50)
     ax.hist(m.test_dists, bins, alpha=0.6, label=f"test images (n={len(m.test_dists)})")
@@ -139,9 +137,6 @@ def memorisation_figure(m: Memorisation, path: str | os.PathLike) -> Path:
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path

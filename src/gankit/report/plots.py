@@ -12,14 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure  # not pyplot: the user's backend stays theirs
 
-matplotlib.use("Agg")  # before pyplot: render off-screen, whatever the user's backend
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from gankit.report.data import RunData  # noqa: E402
+from gankit.report.data import RunData
 
 STYLES = ("-", "--", ":", "-.")
 DPI = 90
@@ -73,7 +69,7 @@ def curves_png(runs: Sequence[RunData], panels: Sequence[Panel],
 
 def _draw(ax: Axes, runs: Sequence[RunData], panel: Panel, xname: str) -> bool:
     """One panel over ``xname`` ("step" or "time"); False when no run logged its quantities."""
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     several, drawn = len(runs) > 1, False
     for r, run in enumerate(runs):
         for q, (key, label) in enumerate(panel.keys):

@@ -45,6 +45,7 @@ class TrainResult:
     epoch: int
     checkpoint: Path | None
     stopped_by: int | None = None  # the signal number when a stop request ended the run early
+    samples: Path | None = None  # samples/final.png, drawn when the run ended (rank 0)
 
 
 class Trainer:
@@ -71,6 +72,7 @@ class Trainer:
         self.d = self._player(game.d_net)
         # Noise and dropout masks: one stream, the same on every rank (see gankit.rng).
         self.stream = torch.Generator(self.device).manual_seed(derived_seed(cfg.train.seed, 3))
+        self._threads_outside = torch.get_num_threads()  # given back when fit() ends
         apply_process_settings(cfg)
         self.step_fn = build_step(cfg, game.objective, self.g, self.d, game.fusable,
                                   self.dist.active)
@@ -263,12 +265,17 @@ class Trainer:
                        "training")
 
     def fit(self) -> TrainResult:
+        apply_process_settings(self.cfg)  # again, should an earlier fit() have given them back
         try:
             with subnormals_flushed(self.cfg.speed.flush_denormal):
-                return guarded_fit(self, self._fit)
+                result = guarded_fit(self, self._fit)
+            if self.dist.is_main:  # however short the run, it ends with a picture (not diverged)
+                result.samples = self.write_samples("final")
+            return result
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)
+            torch.set_num_threads(self._threads_outside)  # the process's own setting again
 
     def _fit(self) -> TrainResult:
         epochs = self.cfg.train.epochs
