@@ -34,6 +34,8 @@ def average_generators(sources: Sequence[str | os.PathLike], out: str | os.PathL
 
     Floating-point tensors are averaged in float64 (batch-norm running statistics too, which
     is an approximation for convolutional generators); integer ones come from the newest source.
+    It is G's own weights (G/) that are averaged, never a run's moving average (train.ema,
+    G_ema/), which the result does not hold: it is sampled as the plain average.
     The result holds no discriminator or optimiser state, so it can be sampled, evaluated and
     drawn, not resumed. Returns the checkpoint folder.
     """

@@ -116,6 +116,9 @@ class TrainConfig:
     checkpoint_every: int = field(default=1, metadata=_range(1))  # epochs
     keep_checkpoints: int = field(default=3, metadata=_range(0))  # 0: keep all
     sync_batchnorm: bool = False  # data-parallel: batch norm over the global batch
+    # decay of an exponential moving average of G's weights, sampled instead of G; 0: off
+    ema: float = field(default=0.0, metadata=_range(0, 1, hi_open=True))
+    ema_warmup: bool = True  # decay min(ema, (1 + t) / (10 + t)) at G update t (docs/ema.md)
 
 
 @dataclass

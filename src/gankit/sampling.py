@@ -20,8 +20,13 @@ from gankit.nets import build_generator
 from gankit.nets.noise import sample_noise
 
 
-def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
-    """The generator of a run directory (its latest intact checkpoint) or checkpoint folder."""
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
+                   raw: bool = False) -> nn.Module:
+    """The generator of a run directory (its latest intact checkpoint) or checkpoint folder.
+
+    A run trained with ``train.ema`` gives the moving average of G's weights, unless ``raw``
+    asks for G itself; ``generator_kind`` says which a checkpoint gives.
+    """
     resolved, tensors, state, cfg = ckpt.load_players(
         path, "gan", "its generators map images, not noise: use `gankit translate`")
     try:
@@ -29,8 +34,13 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {resolved} holds a generator that does not match its "
                               f"own config ({str(exc).splitlines()[0]})") from None
-    ckpt.load_prefixed(g, tensors, "G/", resolved)
+    ckpt.load_prefixed(g, tensors, ckpt.generator_prefix(tensors, raw), resolved)
     return g.to(device).eval()
+
+
+def generator_kind(tensors: dict[str, torch.Tensor], raw: bool = False) -> str:
+    """Which generator a checkpoint gives: "ema" (G's moving average) or "raw" (G itself)."""
+    return "ema" if ckpt.generator_prefix(tensors, raw) == ckpt.G_EMA else "raw"
 
 
 def for_display(images: torch.Tensor, source: str | os.PathLike | nn.Module) -> torch.Tensor:
@@ -42,16 +52,17 @@ def for_display(images: torch.Tensor, source: str | os.PathLike | nn.Module) -> 
 def sample(source: str | os.PathLike | nn.Module, n: int, seed: int | None = None,
            device: str | torch.device = "cpu", batch_size: int = 1000,
            labels: Sequence[int] | torch.Tensor | None = None,
-           dist: distributed.DistContext | None = None) -> torch.Tensor:
+           dist: distributed.DistContext | None = None, raw: bool = False) -> torch.Tensor:
     """``n`` samples (N, C, H, W) in the data's range, from a generator or a run/checkpoint path.
 
     A conditional generator draws sample i of class ``labels[i]`` (default: i mod classes).
     With ``dist`` (a data-parallel run's context, every rank calling), each process generates
     its share of the n samples and every rank returns all of them: the same as one process.
+    From a path, the generator is that of ``load_generator`` (``raw``: G, not its average).
     """
     if n < 1:
         raise GankitError(f"the number of samples must be at least 1, got {n}")
-    g = source if isinstance(source, nn.Module) else load_generator(source, device)
+    g = source if isinstance(source, nn.Module) else load_generator(source, device, raw)
     gen = torch.Generator()
     if seed is not None:
         gen.manual_seed(seed)

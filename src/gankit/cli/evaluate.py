@@ -9,7 +9,10 @@ from pathlib import Path
 
 from gankit import api
 from gankit.cli.parsing import path_arg
+from gankit.cli.sample import RAW_HELP
 from gankit.metrics.registry import metric_names, names_for_any_data
+
+GENERATORS = {"ema": "moving average of G (train.ema)", "raw": "generator"}
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -17,9 +20,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     report, path = evaluate_checkpoint(args.checkpoint, args.metrics, args.samples, args.seed,
                                        args.data_dir, args.out, progress=not args.quiet,
-                                       features=args.features, features_path=args.features_path)
+                                       features=args.features, features_path=args.features_path,
+                                       raw=args.raw)
     print(f"{report['checkpoint']} (epoch {report['epoch']}, step {report['step']}), "
-          f"{report['n_samples']} samples")
+          f"{report['n_samples']} samples of the {GENERATORS[report['generator']]}")
     print(format_table(report["results"]))
     print(f"wrote {path}")
     return 0
@@ -37,8 +41,9 @@ def _figures(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or data.get("data_dir") or None
     train = load_dataset(data["name"], "train", data_dir).images
     test = load_dataset(data["name"], "test", data_dir).images
-    g = api.load_generator(path)
-    out = args.out or run_dir_of_checkpoint(path) / "figures" / path.name
+    g = api.load_generator(path, raw=args.raw)
+    name = path.name + ("-raw" if args.raw else "")
+    out = args.out or run_dir_of_checkpoint(path) / "figures" / name
     print(f"wrote {pf.figure2(g, train, out / 'figure2.png', seed=args.seed)}")
     print(f"wrote {pf.figure3(g, out / 'figure3.png', seed=args.seed)}")
     memo = pf.memorisation(g, train, test, n=args.n_memo, seed=args.seed,
@@ -86,6 +91,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--out", type=Path, help="JSON path (default: RUN/eval/<checkpoint>.json)")
     e.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--raw", action="store_true", help=RAW_HELP + "; writes <checkpoint>-raw.json")
     e.set_defaults(func=_evaluate)
 
 
@@ -100,6 +106,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="samples and test images in the memorisation histogram")
     f.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.add_argument("--raw", action="store_true", help=RAW_HELP + "; writes to <checkpoint>-raw/")
     f.set_defaults(func=_figures)
 
     a = sub.add_parser("average", help="one generator averaged over several checkpoints "

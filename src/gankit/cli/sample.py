@@ -12,10 +12,12 @@ from gankit.cli.parsing import path_arg
 from gankit.errors import GankitError
 from gankit.figures.grid import save_grid
 
+RAW_HELP = "runs with train.ema: sample G itself, not its moving average (the default)"
+
 
 def _sample(args: argparse.Namespace) -> int:
     images = api.sample(args.source, args.n, seed=args.seed, device=args.device,
-                        labels=None if args.label is None else [args.label])
+                        labels=None if args.label is None else [args.label], raw=args.raw)
     if args.out and images.ndim == 2:  # points of a 1-D or 2-D game: plotted, not a grid
         print(f"wrote {api.save_points(images, args.source, args.out)}")
     elif args.out:
@@ -51,6 +53,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--device", default="cpu")
     s.add_argument("--class", dest="label", type=int,
                    help="conditional runs: draw this class (default: column i is class i)")
+    s.add_argument("--raw", action="store_true", help=RAW_HELP)
     s.set_defaults(func=_sample)
 
     tr = sub.add_parser("translate", help="translate images with a trained DiscoGAN, side by side")

@@ -27,12 +27,14 @@ from gankit.nets.discogan import build_pairs
 Tensor = torch.Tensor
 
 
-def load_translators(path: str | os.PathLike) -> tuple[nn.ModuleDict, Config]:
-    """G = {ab, ba} of a DiscoGAN run directory or checkpoint folder, in eval mode, on the CPU."""
+def load_translators(path: str | os.PathLike, raw: bool = False
+                     ) -> tuple[nn.ModuleDict, Config]:
+    """G = {ab, ba} of a DiscoGAN run directory or checkpoint folder, in eval mode, on the CPU:
+    their moving average when the run kept one (train.ema), unless ``raw``."""
     resolved, tensors, state, cfg = ckpt.load_players(
         path, "discogan", "translate needs a run trained with game.name = 'discogan'")
     g, _ = build_pairs(cfg.discogan, tuple(state["image_shape"]))
-    ckpt.load_prefixed(g, tensors, "G/", resolved)
+    ckpt.load_prefixed(g, tensors, ckpt.generator_prefix(tensors, raw), resolved)
     return g.eval(), cfg
 
 

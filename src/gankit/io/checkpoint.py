@@ -24,6 +24,7 @@ from gankit.errors import CheckpointError, ConfigError, StorageError
 from gankit.io.atomic import fsync_path, write_text_atomic
 
 TENSORS, STATE, MANIFEST, LATEST = "tensors.safetensors", "state.json", "manifest.json", "latest"
+G_EMA = "G_ema/"  # the prefix of the generator's moving average (train.ema), beside G/
 FORMAT = 1
 
 
@@ -239,6 +240,12 @@ def load_prefixed(net: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} holds {prefix[:-1]} weights that do not match "
                               f"its own config ({str(exc).splitlines()[0]})") from None
+
+
+def generator_prefix(tensors: dict[str, torch.Tensor], raw: bool = False) -> str:
+    """Where a checkpoint's sampled generator is: its moving average when it holds one (and
+    ``raw`` is false), else G itself."""
+    return G_EMA if not raw and any(k.startswith(G_EMA) for k in tensors) else "G/"
 
 
 def prune(root: Path, keep: int) -> None:

@@ -184,19 +184,22 @@ def run_dir_of_checkpoint(checkpoint: Path) -> Path:
 def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = None,
                         n_samples: int | None = None, seed: int = 0, data_dir: str | None = None,
                         out: str | Path | None = None, progress: bool = True,
-                        features: str = "mnist-classifier", features_path: str | None = None
-                        ) -> tuple[dict[str, Any], Path]:
+                        features: str = "mnist-classifier", features_path: str | None = None,
+                        raw: bool = False) -> tuple[dict[str, Any], Path]:
     """Evaluate a run's latest (or a given) checkpoint; write RUN/eval/<checkpoint>.json.
 
     ``n_samples`` defaults to 10,000 (the paper's), or 26,000 when stacked-modes is computed.
     On RGB data the metrics are first fitted to it (``Evaluator.fit_to_rgb``); its note is
-    printed to stderr and kept in the report.
+    printed to stderr and kept in the report. A run with ``train.ema`` is scored through G's
+    moving average unless ``raw`` (then written to RUN/eval/<checkpoint>-raw.json); the report's
+    "generator" says which.
     """
     from gankit.io import checkpoint as ckpt
     from gankit.io.run_dir import versions
 
     path, _ = ckpt.resolve(source)
-    _, state = ckpt.read_checkpoint(path)
+    tensors, state = ckpt.read_checkpoint(path)
+    generator = sampling.generator_kind(tensors, raw)
     dataset = state["config"]["data"]["name"]
     data_dir = data_dir or state["config"]["data"].get("data_dir") or None
     chosen = parse_metrics(metric_names() if metrics is None else metrics)
@@ -206,7 +209,8 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = No
     if note:
         print(note, file=sys.stderr)
     evaluator.prepare(tuple(state["image_shape"]))
-    target = Path(out) if out else run_dir_of_checkpoint(path) / "eval" / f"{path.name}.json"
+    name = path.name + ("-raw" if raw else "")
+    target = Path(out) if out else run_dir_of_checkpoint(path) / "eval" / f"{name}.json"
     try:  # an unwritable --out is refused before the work, not after it
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -216,11 +220,12 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = No
         n_samples = STACKED_SAMPLES if "stacked-modes" in evaluator.metrics else PAPER_SAMPLES
     start = time.perf_counter()
     # In [0, 1] like the reference images, whatever G's output unit (tanh: (x + 1) / 2).
-    samples = sampling.for_display(sampling.sample(path, n_samples, seed=seed), path)
+    samples = sampling.for_display(sampling.sample(path, n_samples, seed=seed, raw=raw), path)
     rows = evaluator.run(samples)
     report: dict[str, Any] = {
         "format": FORMAT, "checkpoint": str(path), "step": state["step"],
         "epoch": state["epoch"], "dataset": dataset, "n_samples": n_samples, "seed": seed,
+        "generator": generator,
         "results": rows, "notes": [note] if note else [],
         "seconds": round(time.perf_counter() - start, 2), "versions": versions()}
     if names_needing(FEATURES).intersection(evaluator.metrics):

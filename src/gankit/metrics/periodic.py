@@ -80,8 +80,9 @@ class PeriodicEvaluation(Callback):
         from gankit.data.ranges import to_unit
 
         start = time.perf_counter()
-        # The same draws as `gankit sample RUN -n samples --seed seed` (a private generator).
-        net = trainer.g.net
+        # The same draws as `gankit sample RUN -n samples --seed seed` (a private generator),
+        # from the generator that command samples: G's moving average when train.ema is on.
+        net = trainer.sampled_g
         was_training = net.training
         net.eval()  # batch norm, if any, must not update its running statistics here
         try:
@@ -98,6 +99,8 @@ class PeriodicEvaluation(Callback):
             record[f"eval_{r['metric']}"] = r["value"]
             if r["error"] is not None:
                 record[f"eval_{r['metric']}_se"] = r["error"]
+        if trainer.ema is not None:
+            record["eval_generator"] = "ema"
         record["eval_samples"] = len(samples)
         record["eval_seconds"] = round(time.perf_counter() - start, 2)
         if self.cfg.best_by:

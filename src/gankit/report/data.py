@@ -36,6 +36,7 @@ NOT_FIGURES = ("samples", "checkpoints", "tensorboard")
 # Events that are routine bookkeeping rather than something a reader should notice.
 ROUTINE_EVENTS = ("epoch_end",)
 SAMPLE_NAME = re.compile(r"epoch-(\d+)\.png$")
+RAW_SAMPLE_NAME = re.compile(r"epoch-(\d+)-raw\.png$")  # G itself beside its average (train.ema)
 
 
 @dataclass
@@ -77,6 +78,7 @@ class RunData:
     metric_lines: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     samples: list[tuple[int, Path]] = field(default_factory=list)
+    raw_samples: list[tuple[int, Path]] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -130,6 +132,7 @@ class RunData:
             "run": str(self.path),
             "status": self.status,
             "seed": self.info.get("seed", train_cfg.get("seed")),
+            "samples drawn from": self.sampled_generator,
             "device": self.info.get("device", "?"),
             "started": self.info.get("started", "?"),
             "versions": ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform"),
@@ -142,6 +145,16 @@ class RunData:
             "throughput (median samples/s)": (f"{float(np.median(speeds)):,.0f}"
                                               if speeds else "?"),
         }
+
+    @property
+    def sampled_generator(self) -> str:
+        """Which generator the run's samples come from: G, or its moving average (train.ema)."""
+        train_cfg = self.config.get("train", {})
+        decay = train_cfg.get("ema", 0)
+        if not decay:
+            return "G"
+        warmup = ", warm-up" if train_cfg.get("ema_warmup", True) else ""
+        return f"EMA generator (decay {decay}{warmup})"
 
     @property
     def wall_seconds(self) -> float:
@@ -198,6 +211,8 @@ def load_run(path: str | Path) -> RunData:
             run.metric_lines.append(_flatten(record))
     run.samples = sorted((int(m.group(1)), p) for p in (path / "samples").glob("epoch-*.png")
                          if (m := SAMPLE_NAME.search(p.name)))
+    run.raw_samples = sorted((int(m.group(1)), p) for p in (path / "samples").glob("epoch-*.png")
+                             if (m := RAW_SAMPLE_NAME.search(p.name)))
     for p in sorted(path.rglob("*")):
         rel = p.relative_to(path)
         if not p.is_file() or rel.parts[0] in NOT_FIGURES or any(

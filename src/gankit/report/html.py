@@ -174,7 +174,7 @@ def _samples(runs: Sequence[RunData]) -> str:
             f'<figure data-epoch="{e}">{_img(_thumbnail(by_epoch[e]), f"epoch {e}")}'
             f"<figcaption>{e}</figcaption></figure>" for e in _evenly(shown, STRIP))
         label = f"<p><strong>{_e(run.name)}</strong></p>" if len(runs) > 1 else ""
-        strip_rows.append(f'{label}<div class="strip">{thumbs}</div>')
+        strip_rows.append(f'{label}<div class="strip">{thumbs}</div>' + _raw_strip(run, chosen))
         grids = "".join(
             f'<img class="grid" data-epoch="{e}" alt="{_e(run.name)} epoch {e}" '
             f'title="epoch {e}, step {step_of_epoch(run, e)}" '
@@ -187,9 +187,22 @@ def _samples(runs: Sequence[RunData]) -> str:
               f'max="{len(chosen) - 1}" value="{len(chosen) - 1}" '
               f"data-epochs='{json.dumps(chosen)}' aria-label=\"epoch\">"
               f'<span id="grid-epoch">epoch {chosen[-1]}</span></div>')
+    ema = "".join(f"<p>{_e(r.name)}: the grids are samples of the {_e(r.sampled_generator)}"
+                  + ("; the second strip is the raw G on the same noise" if r.raw_samples else "")
+                  + ".</p>" for r in runs if r.sampled_generator != "G")
     return ("<p>The same 100 noise vectors drawn through G at each saved epoch. Click a "
-            "thumbnail or move the slider.</p>" + "".join(strip_rows) + slider + note
+            "thumbnail or move the slider.</p>" + ema + "".join(strip_rows) + slider + note
             + f'<div class="columns">{"".join(columns)}</div>')
+
+
+def _raw_strip(run: RunData, chosen: list[int]) -> str:
+    """Thumbnails of the raw G beside its moving average's (train.ema); "" without them."""
+    by_epoch = dict(run.raw_samples)
+    shown = sorted({max((e for e in by_epoch if e <= c), default=None) for c in chosen} - {None})
+    thumbs = "".join(
+        f'<figure data-epoch="{e}">{_img(_thumbnail(by_epoch[e]), f"raw G, epoch {e}")}'
+        f"<figcaption>{e}</figcaption></figure>" for e in _evenly(shown, STRIP))
+    return f'<p class="muted">raw G</p><div class="strip">{thumbs}</div>' if thumbs else ""
 
 
 def _metrics(runs: Sequence[RunData]) -> str:

@@ -1,5 +1,6 @@
 """What a training checkpoint holds: both players' weights, optimiser and schedule states,
-the RNG states and the run's position, and how a trainer is put back into that state.
+G's moving average (train.ema, under G_ema/), the RNG states and the run's position, and how a
+trainer is put back into that state.
 (The file format, atomic saving and finding the newest intact checkpoint: gankit.io.checkpoint.)
 """
 
@@ -30,6 +31,8 @@ def state_tensors(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict[str, 
         tensors |= t
         state[f"opt_{name}"] = tree
         state[f"lr_{name}"] = player.lr_schedule.state_dict()
+    if trainer.ema is not None:
+        tensors |= {ckpt.G_EMA + k: v for k, v in trainer.ema.net.state_dict().items()}
     tensors["rng/cpu"] = torch.get_rng_state()
     tensors["rng/stream"] = trainer.stream.get_state()
     if trainer.device.type == "cuda":
@@ -52,6 +55,7 @@ def load_state(trainer: Trainer, path: Path) -> None:
         for name, player in players.items():
             player.opt.load_state_dict(ckpt.unflatten_state(state[f"opt_{name}"], tensors))
             player.lr_schedule.load_state_dict(state[f"lr_{name}"])
+        _load_ema(trainer, tensors)
         torch.set_rng_state(tensors["rng/cpu"])
         trainer.stream.set_state(tensors["rng/stream"])
         if "rng/cuda" in tensors and trainer.device.type == "cuda":
@@ -63,3 +67,14 @@ def load_state(trainer: Trainer, path: Path) -> None:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"checkpoint {path} does not fit this model ({first}); resume "
                               "with the config the run was started with") from None
+
+
+def _load_ema(trainer: Trainer, tensors: dict[str, torch.Tensor]) -> None:
+    """Restore G's moving average; a checkpoint without one starts it at the restored G."""
+    if trainer.ema is None:
+        return
+    saved = {k[len(ckpt.G_EMA):]: v for k, v in tensors.items() if k.startswith(ckpt.G_EMA)}
+    if saved:
+        trainer.ema.net.load_state_dict(saved)
+    else:
+        trainer.ema.reset(trainer.g.net)

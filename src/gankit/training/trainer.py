@@ -31,6 +31,7 @@ from gankit.io.metrics_log import METRICS, MetricsLog, NullLog
 from gankit.io.run_dir import CONFIG, run_info, write_run_info
 from gankit.rng import derived_seed, shared_stream
 from gankit.training.callbacks import Callback
+from gankit.training.ema import GeneratorEMA
 from gankit.training.faults import guarded_fit
 from gankit.training.state import load_state, state_tensors
 from gankit.training.stop import StopRequests
@@ -70,6 +71,7 @@ class Trainer:
         self._check_batches()
         self.g = self._player(game.g_net)
         self.d = self._player(game.d_net)
+        self.ema = GeneratorEMA.for_config(cfg.train, self.g.net)  # None when train.ema = 0
         # Noise and dropout masks: one stream, the same on every rank (see gankit.rng).
         self.stream = torch.Generator(self.device).manual_seed(derived_seed(cfg.train.seed, 3))
         self._threads_outside = torch.get_num_threads()  # given back when fit() ends
@@ -173,10 +175,20 @@ class Trainer:
             cb.on_log(self, record)
         return record
 
+    @property
+    def sampled_g(self) -> torch.nn.Module:
+        """The generator whose samples the run shows: the EMA of G when train.ema > 0, else G."""
+        return self.g.net if self.ema is None else self.ema.net
+
     def write_samples(self, name: str | None = None) -> Path:
-        """The game's figure of G's samples from its fixed input, under samples/."""
-        path = self.run_dir / "samples" / f"{name or f'epoch-{self.epoch:04d}'}.png"
-        self.game.draw_samples(self.g.net, path, f"epoch {self.epoch}, step {self.step}")
+        """The game's figure of the sampled generator from its fixed input, under samples/;
+        with an EMA, G's own figure beside it as NAME-raw.png."""
+        name = name or f"epoch-{self.epoch:04d}"
+        path = self.run_dir / "samples" / f"{name}.png"
+        title = f"epoch {self.epoch}, step {self.step}"
+        self.game.draw_samples(self.sampled_g, path, title)
+        if self.ema is not None:
+            self.game.draw_samples(self.g.net, path.with_name(f"{name}-raw.png"), title + ", raw G")
         return path
 
     def _budget_spent(self) -> bool:
@@ -200,6 +212,8 @@ class Trainer:
                                 "seconds": round(self.step_fn.compile_seconds, 3)})
         self.step += 1
         self.batch_in_epoch += self.per_step
+        if self.ema is not None:  # every step updates G once, whatever the schedule
+            self.ema.update(self.g.net, self.step)
         bad = ~torch.isfinite(torch.stack([stats.d_loss, stats.g_loss]))
         self._first_bad = torch.where(bad & (self._first_bad < 0), self.step, self._first_bad)
         return stats
