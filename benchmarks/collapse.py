@@ -29,6 +29,9 @@ from gankit.io.run_dir import create_run_dir
 from gankit.metrics.mode_coverage import mode_coverage
 from gankit.training.trainer import Trainer
 
+_RELU = ["model.g_hidden=[128,128,128]", "model.d_units=[128,128,128]",
+         "model.d_activation='relu'", "optim.lr=0.002", "optim.lr_decay=1.0003",
+         "train.batch_size=256", "game.schedule='alternating'"]
 # name -> (what it tests, overrides). Every setting gets the same number of G updates.
 SETTINGS: dict[str, tuple[str, list[str]]] = {
     "baseline": ("non-saturating G loss, simultaneous updates, Adam 5e-4", []),
@@ -45,6 +48,13 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
                                "model.d_activation='relu'", "optim.lr=0.002",
                                "optim.lr_decay=1.0003", "train.batch_size=256",
                                "game.schedule='alternating'"]),
+    # stabilisers (docs/stabilisers.md) on the relu-D nets
+    "rp-r1r2": ("relu-D nets, rpgan loss, R1 = R2 = 0.1 (R3GAN's recipe)",
+                [*_RELU, "game.loss='rpgan'", "reg.r1=0.1", "reg.r2=0.1"]),
+    "pack4-r1": ("relu-D nets, PacGAN m = 4, R1 = 0.1", [*_RELU, "game.pack=4", "reg.r1=0.1"]),
+    "hinge-sn": ("relu-D nets, hinge loss, spectral norm on D",
+                 [*_RELU, "game.loss='hinge'", "model.d_spectral_norm=true"]),
+    "r1": ("relu-D nets, R1 = 0.1", [*_RELU, "reg.r1=0.1"]),
 }
 STEPS = {"ring8": 1000, "grid25": 1500}  # G updates per run
 SAMPLES = 2500

@@ -36,6 +36,16 @@ def gan_objective(cfg: Config) -> GanObjective:
                         Regularisers(reg.r1, reg.r2, reg.gp, reg.every, reg.instance_noise))
 
 
+def check_config(cfg: Config, distributed: bool) -> None:
+    """What the GAN game does not support in a data-parallel run: gradient penalties
+    differentiate twice, which DistributedDataParallel does not average reliably."""
+    penalties = [k for k in ("r1", "r2", "gp") if getattr(cfg.reg, k)]
+    if distributed and penalties:
+        raise ConfigError(f"{', '.join('reg.' + k for k in penalties)} is not supported with "
+                          "--nproc yet (a gradient penalty differentiates twice); train in one "
+                          "process")
+
+
 class GanGame:
     """One G, one D, one dataset (labelled when ``condition.classes`` > 0)."""
 
