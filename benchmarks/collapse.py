@@ -27,6 +27,7 @@ from gankit.figures.game import save_sample_and_surface_rows
 from gankit.games import make_trainer
 from gankit.io.run_dir import create_run_dir
 from gankit.metrics.mode_coverage import mode_coverage
+from gankit.nets.stabilise import Packed
 from gankit.training.trainer import Trainer
 
 _RELU = ["model.g_hidden=[128,128,128]", "model.d_units=[128,128,128]",
@@ -77,6 +78,22 @@ def run_one(dataset: str, overrides: list[str], seed: int, steps: int, run_dir: 
     return {**cov.as_dict(), "seed": seed, "cpu_seconds": round(seconds, 1)}, trainer
 
 
+def _pointwise(d: torch.nn.Module) -> torch.nn.Module:
+    """D as a function of one point: a packed D (game.pack = m) judges m copies of it."""
+    if not isinstance(d, Packed):
+        return d
+    return torch.nn.Sequential(_Copies(d.pack), d)
+
+
+class _Copies(torch.nn.Module):
+    def __init__(self, m: int) -> None:
+        super().__init__()
+        self.m = m
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.repeat_interleave(self.m, 0)
+
+
 def summarise(rows: list[dict]) -> dict[str, float]:
     out = {}
     for key in ("modes_covered", "high_quality", "kl_to_uniform"):
@@ -124,7 +141,7 @@ def study(dataset: str, settings: list[str], seeds: int, steps: int, out: Path) 
             if seed == 0:
                 samples = trainer.g.net.sample(SAMPLES, torch.Generator().manual_seed(10_000))
                 title = f"{name}, seed 0: {row['modes_covered']}/{row['modes_total']} modes"
-                pictures.append((title, samples, trainer.d.net))
+                pictures.append((title, samples, _pointwise(trainer.d.net)))
         result = {"what": what, "overrides": overrides, "steps": steps, "runs": rows,
                   **summarise(rows)}
         (out / f"{dataset}-{name}.json").write_text(json.dumps(result, indent=1))

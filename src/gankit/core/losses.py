@@ -110,18 +110,19 @@ def rpgan_g(real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
 
 class LossPair(NamedTuple):
     """D's loss (real, fake) -> scalar and G's loss (real or None, fake) -> scalar; G's loss
-    reads the real scores only when ``g_needs_real``."""
+    reads the real scores only when ``g_needs_real``. ``name``: its ``game.loss``."""
 
     d: Callable[[Tensor, Tensor], Tensor]
     g: Callable[[Tensor | None, Tensor], Tensor]
     g_needs_real: bool = False
+    name: str = "gan"
 
 
 PAIRS: dict[str, LossPair] = {
-    "hinge": LossPair(hinge_d, hinge_g),
-    "lsgan": LossPair(lsgan_d, lsgan_g),
-    "wgan": LossPair(wgan_d, wgan_g),
-    "rpgan": LossPair(rpgan_d, rpgan_g, g_needs_real=True),
+    "hinge": LossPair(hinge_d, hinge_g, name="hinge"),
+    "lsgan": LossPair(lsgan_d, lsgan_g, name="lsgan"),
+    "wgan": LossPair(wgan_d, wgan_g, name="wgan"),
+    "rpgan": LossPair(rpgan_d, rpgan_g, g_needs_real=True, name="rpgan"),
 }
 LOSS_NAMES = ("gan", *PAIRS)  # game.loss
 

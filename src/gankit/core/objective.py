@@ -56,8 +56,8 @@ class Fakes(NamedTuple):
 
 class GanObjective:
     """V(D, G) with ``adversarial`` as G's loss and an optional AC-GAN class term; ``losses``
-    replaces the pair of losses (``adversarial`` then is unused) and ``reg`` adds D's
-    regularisers."""
+    replaces the pair of losses (G's loss stays ``adversarial`` for the 'gan' pair) and ``reg``
+    adds D's regularisers."""
 
     def __init__(self, adversarial: GLoss, aux_weight: float = 0.0,
                  losses: LossPair | None = None, reg: Regularisers | None = None) -> None:
@@ -105,7 +105,8 @@ class GanObjective:
                 with torch.no_grad():
                     real_logits = _discriminate(d, instance_noise(batch.real, self.reg.noise),
                                                 batch.labels, wrapped=False)[0]
-        loss = self.losses.g(real_logits, fake_logits)
+        loss = (self.adversarial(fake_logits) if self.losses.name == "gan"
+                else self.losses.g(real_logits, fake_logits))
         if fake_cls is not None:
             loss = loss + self.aux_weight * auxiliary_class_loss(fake_cls, fakes.labels)
         return loss
