@@ -27,8 +27,12 @@ from gankit.figures.game import save_sample_and_surface_rows
 from gankit.games import make_trainer
 from gankit.io.run_dir import create_run_dir
 from gankit.metrics.mode_coverage import mode_coverage
+from gankit.nets.stabilise import Packed
 from gankit.training.trainer import Trainer
 
+_RELU = ["model.g_hidden=[128,128,128]", "model.d_units=[128,128,128]",
+         "model.d_activation='relu'", "optim.lr=0.002", "optim.lr_decay=1.0003",
+         "train.batch_size=256", "game.schedule='alternating'"]
 # name -> (what it tests, overrides). Every setting gets the same number of G updates.
 SETTINGS: dict[str, tuple[str, list[str]]] = {
     "baseline": ("non-saturating G loss, simultaneous updates, Adam 5e-4", []),
@@ -45,6 +49,13 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
                                "model.d_activation='relu'", "optim.lr=0.002",
                                "optim.lr_decay=1.0003", "train.batch_size=256",
                                "game.schedule='alternating'"]),
+    # stabilisers (docs/stabilisers.md) on the relu-D nets
+    "rp-r1r2": ("relu-D nets, rpgan loss, R1 = R2 = 0.1 (R3GAN's recipe)",
+                [*_RELU, "game.loss='rpgan'", "reg.r1=0.1", "reg.r2=0.1"]),
+    "pack4-r1": ("relu-D nets, PacGAN m = 4, R1 = 0.1", [*_RELU, "game.pack=4", "reg.r1=0.1"]),
+    "hinge-sn": ("relu-D nets, hinge loss, spectral norm on D",
+                 [*_RELU, "game.loss='hinge'", "model.d_spectral_norm=true"]),
+    "r1": ("relu-D nets, R1 = 0.1", [*_RELU, "reg.r1=0.1"]),
 }
 STEPS = {"ring8": 1000, "grid25": 1500}  # G updates per run
 SAMPLES = 2500
@@ -65,6 +76,22 @@ def run_one(dataset: str, overrides: list[str], seed: int, steps: int, run_dir: 
     samples = trainer.g.net.sample(SAMPLES, torch.Generator().manual_seed(10_000 + seed))
     cov = mode_coverage(samples, dist.modes, dist.std)
     return {**cov.as_dict(), "seed": seed, "cpu_seconds": round(seconds, 1)}, trainer
+
+
+def _pointwise(d: torch.nn.Module) -> torch.nn.Module:
+    """D as a function of one point: a packed D (game.pack = m) judges m copies of it."""
+    if not isinstance(d, Packed):
+        return d
+    return torch.nn.Sequential(_Copies(d.pack), d)
+
+
+class _Copies(torch.nn.Module):
+    def __init__(self, m: int) -> None:
+        super().__init__()
+        self.m = m
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.repeat_interleave(self.m, 0)
 
 
 def summarise(rows: list[dict]) -> dict[str, float]:
@@ -114,7 +141,7 @@ def study(dataset: str, settings: list[str], seeds: int, steps: int, out: Path) 
             if seed == 0:
                 samples = trainer.g.net.sample(SAMPLES, torch.Generator().manual_seed(10_000))
                 title = f"{name}, seed 0: {row['modes_covered']}/{row['modes_total']} modes"
-                pictures.append((title, samples, trainer.d.net))
+                pictures.append((title, samples, _pointwise(trainer.d.net)))
         result = {"what": what, "overrides": overrides, "steps": steps, "runs": rows,
                   **summarise(rows)}
         (out / f"{dataset}-{name}.json").write_text(json.dumps(result, indent=1))

@@ -18,6 +18,7 @@ from typing import Any
 import tomli_w
 
 from gankit.errors import ConfigError
+from gankit.stabilisers import check_stabilisers
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -69,12 +70,18 @@ class ModelConfig:
     # The convolutional nets (arch = "dcgan"): base widths, doubled at every halving of size.
     g_width: int = field(default=64, metadata=_range(1))
     d_width: int = field(default=64, metadata=_range(1))
+    d_spectral_norm: bool = False  # spectral norm on D's linear and conv layers (Miyato 2018)
+    # the minibatch-std feature before D's last layer (ProGAN): its group size; 0: off
+    d_minibatch_std: int = field(default=0, metadata=_range(0))
 
 
 @dataclass
 class GameConfig:
     name: str = field(default="gan", metadata=_choice("gan", "discogan"))  # who plays: trainer
     g_loss: str = field(default="non_saturating", metadata=_choice("non_saturating", "minimax"))
+    # the pair of D and G losses (gankit.core.losses); g_loss applies to "gan" only
+    loss: str = field(default="gan", metadata=_choice("gan", "hinge", "lsgan", "wgan", "rpgan"))
+    pack: int = field(default=1, metadata=_range(1))  # PacGAN: D judges m samples at once
     schedule: str = field(default="simultaneous",
                           metadata=_choice("simultaneous", "alternating"))
     d_steps: int = field(default=1, metadata=_range(1))  # k of Algorithm 1
@@ -91,6 +98,21 @@ class ConditionConfig:
     aux_weight: float = field(default=0.0, metadata=_range(0))  # AC-GAN class loss; 0: off
 
 
+_BETA = _range(-1, 1, hi_open=True)  # -1: the shared beta; else 0 <= beta < 1 (validate)
+
+
+@dataclass
+class RegConfig:
+    """Regularisers of D (gankit.core.penalties); every weight 0: off."""
+
+    r1: float = field(default=0.0, metadata=_range(0))  # gamma/2 E||grad D(x)||^2, reals
+    r2: float = field(default=0.0, metadata=_range(0))  # the same at G's samples
+    every: int = field(default=1, metadata=_range(1))  # lazy: every N-th D update, times N
+    gp: float = field(default=0.0, metadata=_range(0))  # WGAN-GP's lambda
+    label_smoothing: float = field(default=0.0, metadata=_range(0, 1, hi_open=True))
+    instance_noise: float = field(default=0.0, metadata=_range(0))  # std, on D's inputs
+
+
 @dataclass
 class OptimConfig:
     name: str = field(default="momentum", metadata=_choice("momentum", "adam"))
@@ -102,6 +124,19 @@ class OptimConfig:
     momentum_saturate_epoch: int = field(default=250, metadata=_range(1))
     beta1: float = field(default=0.5, metadata=_range(0, 1, hi_open=True))
     beta2: float = field(default=0.999, metadata=_range(0, 1, hi_open=True))
+    # per player (TTUR, Heusel et al. 2017): lr 0 and beta -1 take the shared value above
+    g_lr: float = field(default=0.0, metadata=_range(0))
+    d_lr: float = field(default=0.0, metadata=_range(0))
+    g_beta1: float = field(default=-1.0, metadata=_BETA)
+    d_beta1: float = field(default=-1.0, metadata=_BETA)
+    g_beta2: float = field(default=-1.0, metadata=_BETA)
+    d_beta2: float = field(default=-1.0, metadata=_BETA)
+
+    def player(self, name: str) -> tuple[float, float, float]:
+        """(lr, beta1, beta2) of player "g" or "d" (any other name: the shared values)."""
+        lr, b1, b2 = (getattr(self, f"{name}_{k}", d) for k, d in
+                      (("lr", 0.0), ("beta1", -1.0), ("beta2", -1.0)))
+        return lr or self.lr, self.beta1 if b1 < 0 else b1, self.beta2 if b2 < 0 else b2
 
 
 @dataclass
@@ -197,6 +232,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     game: GameConfig = field(default_factory=GameConfig)
     condition: ConditionConfig = field(default_factory=ConditionConfig)
+    reg: RegConfig = field(default_factory=RegConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -354,9 +390,11 @@ def validate(cfg: Config) -> None:
                           "'alternating'; the simultaneous update takes one step of each player")
     if cfg.optim.lr_min > cfg.optim.lr:
         raise ConfigError(f"optim.lr_min = {cfg.optim.lr_min} exceeds optim.lr = {cfg.optim.lr}")
+    check_stabilisers(cfg)
     cond = cfg.condition
     if cond.classes == 0 and cond.aux_weight > 0:
         raise ConfigError("condition.aux_weight > 0 (AC-GAN) needs condition.classes > 0")
     if cond.classes and cond.d_input == "none" and cond.aux_weight == 0:
         raise ConfigError("condition.d_input = 'none' hides the class from D; give it a class "
                           "loss with condition.aux_weight > 0 (AC-GAN) or use 'concat'")
+

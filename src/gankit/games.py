@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from gankit.config import Config, validate
+from gankit.core import gan
 from gankit.core.game import Game
-from gankit.core.gan import GanGame
 from gankit.data import color_note, resolved_color
 from gankit.devices import resolve_device
 from gankit.discogan import game as discogan
@@ -26,7 +26,7 @@ from gankit.training.trainer import Trainer
 # the game's constructor)
 GAMES: dict[str, tuple[Callable[[Config, bool], None], Callable[[Config, torch.device], Game]]]
 GAMES = {
-    "gan": (lambda cfg, distributed: None, GanGame),
+    "gan": (gan.check_config, gan.GanGame),
     "discogan": (discogan.check_config, discogan.DiscoGame),
 }
 

@@ -57,12 +57,12 @@ def supports(g: nn.Module, d: nn.Module, objective: Objective) -> bool:
     """Whether the fused step implements this pair of models and objective.
 
     Only the paper's unconditional MLPs as built by ``gankit.nets`` under the plain GAN
-    objective: G has ReLU hidden layers and a sigmoid output, D alternates Dropout/Maxout and
-    ends in Dropout/Linear, and no module has forward hooks. Anything else goes to the autograd
-    step.
+    objective (no other loss pair, no ``[reg]`` term): G has ReLU hidden layers and a sigmoid
+    output, D alternates Dropout/Maxout and ends in Dropout/Linear, and no module has forward
+    hooks. Anything else goes to the autograd step.
     """
     if not (type(g) is MLPGenerator and type(d) is MaxoutDiscriminator
-            and type(objective) is GanObjective
+            and type(objective) is GanObjective and objective.plain
             and objective.adversarial in (generator_loss_non_saturating, generator_loss_minimax)):
         return False
     # ReLU hidden units and a sigmoid output are written out below; a max-norm constraint

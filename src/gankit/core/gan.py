@@ -12,18 +12,38 @@ from torch import nn
 
 from gankit.config import Config
 from gankit.core.game import Batch
-from gankit.core.losses import GENERATOR_LOSSES
+from gankit.core.losses import GENERATOR_LOSSES, loss_pair
 from gankit.core.objective import GanObjective
+from gankit.core.penalties import Regularisers
 from gankit.data import epoch_batches, load_for_model, to_unit
 from gankit.errors import ConfigError
 from gankit.figures.grid import save_grid
-from gankit.nets import build_discriminator, build_generator, generator_output
+from gankit.nets import build_generator, generator_output
 from gankit.nets.noise import sample_noise
+from gankit.nets.stabilise import build_stabilised_discriminator
 from gankit.rng import derived_seed
 
 Tensor = torch.Tensor
 GRID_SIZE = 100  # the fixed noise batch drawn as a 10 x 10 grid every epoch
 PLOT_POINTS = 2000  # samples drawn in the figure of a 1-D or 2-D game
+
+
+def gan_objective(cfg: Config) -> GanObjective:
+    """The objective of ``game.loss`` / ``game.g_loss`` with the regularisers of ``[reg]``."""
+    reg = cfg.reg
+    return GanObjective(GENERATOR_LOSSES[cfg.game.g_loss], cfg.condition.aux_weight,
+                        loss_pair(cfg.game.loss, cfg.game.g_loss, reg.label_smoothing),
+                        Regularisers(reg.r1, reg.r2, reg.gp, reg.every, reg.instance_noise))
+
+
+def check_config(cfg: Config, distributed: bool) -> None:
+    """What the GAN game does not support in a data-parallel run: gradient penalties
+    differentiate twice, which DistributedDataParallel does not average reliably."""
+    penalties = [k for k in ("r1", "r2", "gp") if getattr(cfg.reg, k)]
+    if distributed and penalties:
+        raise ConfigError(f"{', '.join('reg.' + k for k in penalties)} is not supported with "
+                          "--nproc yet (a gradient penalty differentiates twice); train in one "
+                          "process")
 
 
 class GanGame:
@@ -39,9 +59,9 @@ class GanGame:
         self.labels = self._labels(cfg) if cfg.condition.classes else None
         self.g_net: nn.Module = build_generator(cfg.model, self.data.shape,
                                                 self.data.pixel_mean(), cfg.condition)
-        self.d_net: nn.Module = build_discriminator(cfg.model, self.data.shape, cfg.condition)
-        self.objective = GanObjective(GENERATOR_LOSSES[cfg.game.g_loss],
-                                      cfg.condition.aux_weight)
+        self.d_net: nn.Module = build_stabilised_discriminator(
+            cfg.model, self.data.shape, cfg.condition, cfg.game.pack)
+        self.objective = gan_objective(cfg)
         fixed = torch.Generator().manual_seed(derived_seed(cfg.train.seed, 1))
         self.fixed_noise = sample_noise(GRID_SIZE, cfg.model.noise_dim, cfg.model.prior, "cpu",
                                         fixed).to(device)

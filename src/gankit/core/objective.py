@@ -4,9 +4,11 @@ An objective answers three questions the update schedules (``gankit.core.schedul
 the order they ask them: what G generates for a batch, D's loss on the batch and those fakes,
 and G's loss (reusing D's forward pass on the fakes when the schedule has one).
 
-``GanObjective`` is the 2014 game V(D, G) with the generator loss of ``game.g_loss``, plus the
-class term of an AC-GAN discriminator (weight ``condition.aux_weight``) when the batch carries
-labels: fake samples then get classes drawn uniformly, and G and D receive them.
+``GanObjective`` is the 2014 game V(D, G) with the generator loss of ``game.g_loss`` (or
+another pair of D and G losses, ``game.loss``: ``gankit.core.losses``), plus the class term of
+an AC-GAN discriminator (weight ``condition.aux_weight``) when the batch carries labels: fake
+samples then get classes drawn uniformly, and G and D receive them. D's loss adds the
+regularisers of ``[reg]`` (``gankit.core.penalties``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any, NamedTuple, Protocol
 import torch
 
 from gankit import rng
-from gankit.core.losses import auxiliary_class_loss, discriminator_loss
+from gankit.core.losses import LossPair, auxiliary_class_loss, discriminator_loss
+from gankit.core.penalties import Regularisers, instance_noise
 from gankit.core.players import GLoss, Player
 
 Tensor = torch.Tensor
@@ -52,11 +55,21 @@ class Fakes(NamedTuple):
 
 
 class GanObjective:
-    """V(D, G) with ``adversarial`` as G's loss and an optional AC-GAN class term."""
+    """V(D, G) with ``adversarial`` as G's loss and an optional AC-GAN class term; ``losses``
+    replaces the pair of losses (G's loss stays ``adversarial`` for the 'gan' pair) and ``reg``
+    adds D's regularisers."""
 
-    def __init__(self, adversarial: GLoss, aux_weight: float = 0.0) -> None:
+    def __init__(self, adversarial: GLoss, aux_weight: float = 0.0,
+                 losses: LossPair | None = None, reg: Regularisers | None = None) -> None:
         self.adversarial = adversarial
         self.aux_weight = aux_weight
+        self.losses = losses or LossPair(discriminator_loss, lambda real, fake: adversarial(fake))
+        self.reg = reg or Regularisers()
+
+    @property
+    def plain(self) -> bool:
+        """The paper's game: no other loss pair, no regulariser (what the fused step writes)."""
+        return self.losses.d is discriminator_loss and not self.reg.active
 
     def generate(self, g: Player, batch: Any, wrapped: bool = True) -> Fakes:
         labels = _fake_labels(g, batch.labels)
@@ -65,18 +78,35 @@ class GanObjective:
         return Fakes(g(*inputs) if wrapped else g.net(*inputs), labels)
 
     def d_loss(self, d: Player, batch: Any, fakes: Fakes) -> DTerms:
-        real_logits, real_cls = _discriminate(d, batch.real, batch.labels)
-        fake_logits, fake_cls = _discriminate(d, fakes.images, fakes.labels)
-        loss = discriminator_loss(real_logits, fake_logits)
+        reg = self.reg
+        due = (reg.r1 or reg.r2 or reg.gp) and reg.due(d)
+        real_x = reg.inputs(batch.real, bool(due and reg.r1))
+        fake_x = reg.inputs(fakes.images, bool(due and reg.r2))
+        real_logits, real_cls = _discriminate(d, instance_noise(real_x, reg.noise), batch.labels)
+        fake_logits, fake_cls = _discriminate(d, instance_noise(fake_x, reg.noise), fakes.labels)
+        loss = self.losses.d(real_logits, fake_logits)
         if real_cls is not None:
             loss = loss + self.aux_weight * 0.5 * (auxiliary_class_loss(real_cls, batch.labels)
                                                    + auxiliary_class_loss(fake_cls, fakes.labels))
+        if due:
+            penalty = reg.penalty((real_x, real_logits), (fake_x, fake_logits),
+                                  lambda x: _discriminate(d, x, batch.labels)[0])
+            loss = loss + penalty
         return DTerms(loss, real_logits, fake_logits, (fake_logits, fake_cls))
 
     def g_loss(self, d: Player, batch: Any, fakes: Fakes, terms: DTerms | None) -> Tensor:
-        fake_logits, fake_cls = (terms.reuse if terms is not None
-                                 else _discriminate(d, fakes.images, fakes.labels, wrapped=False))
-        loss = self.adversarial(fake_logits)
+        fake_logits, fake_cls = (terms.reuse if terms is not None else _discriminate(
+            d, instance_noise(fakes.images, self.reg.noise), fakes.labels, wrapped=False))
+        real_logits = None
+        if self.losses.g_needs_real:  # D's scores of the reals are constants to G
+            if terms is not None:
+                real_logits = terms.real_logits.detach()
+            else:
+                with torch.no_grad():
+                    real_logits = _discriminate(d, instance_noise(batch.real, self.reg.noise),
+                                                batch.labels, wrapped=False)[0]
+        loss = (self.adversarial(fake_logits) if self.losses.name == "gan"
+                else self.losses.g(real_logits, fake_logits))
         if fake_cls is not None:
             loss = loss + self.aux_weight * auxiliary_class_loss(fake_cls, fakes.labels)
         return loss

@@ -60,9 +60,10 @@ class ClassicMomentumSGD(torch.optim.Optimizer):
         self._opt_called = True  # what a wrapped step() records for the lr scheduler's check
 
 
-def lr_at(cfg: OptimConfig, updates: int) -> float:
-    """The learning rate used by update number ``updates`` (counting from 0)."""
-    return max(cfg.lr / cfg.lr_decay**updates, cfg.lr_min)
+def lr_at(cfg: OptimConfig, updates: int, player: str = "") -> float:
+    """The learning rate used by update number ``updates`` (counting from 0) of ``player``
+    ("g", "d": its own ``optim.g_lr`` / ``d_lr`` when set; "": the shared ``optim.lr``)."""
+    return max(cfg.player(player)[0] / cfg.lr_decay**updates, cfg.lr_min)
 
 
 def momentum_at(cfg: OptimConfig, epoch: int) -> float:
@@ -72,14 +73,16 @@ def momentum_at(cfg: OptimConfig, epoch: int) -> float:
     return cfg.momentum_start + (cfg.momentum_end - cfg.momentum_start) * frac
 
 
-def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]
+def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter], player: str = ""
                     ) -> tuple[torch.optim.Optimizer, LambdaLR]:
-    """The optimiser and its per-update learning-rate decay."""
+    """The optimiser of ``player`` ("g", "d" or "" for the shared settings) and its
+    per-update learning-rate decay."""
+    lr, beta1, beta2 = cfg.player(player)
     if cfg.name == "momentum":
-        opt: torch.optim.Optimizer = ClassicMomentumSGD(params, cfg.lr, cfg.momentum_start)
+        opt: torch.optim.Optimizer = ClassicMomentumSGD(params, lr, cfg.momentum_start)
     else:
-        opt = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    return opt, LambdaLR(opt, lambda t: lr_at(cfg, t) / cfg.lr)
+        opt = torch.optim.Adam(params, lr=lr, betas=(beta1, beta2))
+    return opt, LambdaLR(opt, lambda t: lr_at(cfg, t, player) / lr)
 
 
 def set_momentum(opt: torch.optim.Optimizer, momentum: float) -> None:

@@ -21,6 +21,7 @@ from gankit.core.objective import Objective
 from gankit.core.players import Player, StepStats
 from gankit.core.schedules import SCHEDULES
 from gankit.errors import ConfigError
+from gankit.stabilisers import stabilisers_on
 
 # step(g, d, batches): one iteration of the schedule (gankit.core.schedules)
 StepFn = Callable[[Player, Player, Sequence[Any]], StepStats]
@@ -61,11 +62,16 @@ def build_step(cfg: Config, objective: Objective, g: Player, d: Player,
     """The step function for this config.
 
     ``auto`` takes the fused step where it implements the run (the paper's unconditional MLP
-    game in one process) and the autograd step (``gankit.core.schedules``) everywhere else.
+    game in one process) and the autograd step (``gankit.core.schedules``) everywhere else,
+    e.g. with any other loss or regulariser (``gankit.stabilisers``) on.
     """
     sp = cfg.speed
+    extras = stabilisers_on(cfg)
     fusable = (fusable_game and cfg.game.schedule == "simultaneous" and not distributed
-               and supports(g.net, d.net, objective))
+               and not extras and supports(g.net, d.net, objective))
+    if sp.step == "fused" and extras:
+        raise ConfigError(f"speed.step = 'fused' implements the paper's game only, without "
+                          f"{', '.join(extras)}; use speed.step = 'auto' or 'autograd'")
     if sp.step == "fused":
         if not fusable:
             raise ConfigError("speed.step = 'fused' needs game.schedule = 'simultaneous', the "

@@ -33,6 +33,7 @@ from gankit.data.paired_domains import TwoDomains, load_domains
 from gankit.errors import ConfigError
 from gankit.figures.grid import save_grid
 from gankit.nets.discogan import build_pairs
+from gankit.stabilisers import stabilisers_on
 
 Tensor = torch.Tensor
 GRID_ROWS = 10  # images per row of the sample grid
@@ -141,6 +142,9 @@ def check_config(cfg: Config, distributed: bool) -> None:
     """What DiscoGAN does not support: its generators map images, they take no noise."""
     if cfg.condition.classes:
         raise ConfigError("DiscoGAN is not conditional; drop condition.classes")
+    if stabilisers_on(cfg):
+        raise ConfigError(f"{', '.join(stabilisers_on(cfg))} is not supported by DiscoGAN yet "
+                          "(its objective is its own); turn it off")
     noise_only = [name for name, on in (("eval.every", cfg.eval.every),
                                         ("monitor.collapse_every", cfg.monitor.collapse_every),
                                         ("report.tensorboard", cfg.report.tensorboard),

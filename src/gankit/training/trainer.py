@@ -69,8 +69,8 @@ class Trainer:
         self.data = game.data
         self.local_batch = local_batch(cfg.train.batch_size, self.dist)
         self._check_batches()
-        self.g = self._player(game.g_net)
-        self.d = self._player(game.d_net)
+        self.g = self._player(game.g_net, "g")
+        self.d = self._player(game.d_net, "d")
         self.ema = GeneratorEMA.for_config(cfg.train, self.g.net)  # None when train.ema = 0
         # Noise and dropout masks: one stream, the same on every rank (see gankit.rng).
         self.stream = torch.Generator(self.device).manual_seed(derived_seed(cfg.train.seed, 3))
@@ -105,9 +105,9 @@ class Trainer:
             raise ConfigError(f"an epoch of {n} images holds no full iteration of "
                               f"{self.per_step} batches of {bs}; lower game.d_steps or the batch")
 
-    def _player(self, net: torch.nn.Module) -> Player:
+    def _player(self, net: torch.nn.Module, name: str) -> Player:
         net = net.to(self.device)
-        return Player(net, *build_optimizer(self.cfg.optim, net.parameters()),
+        return Player(net, *build_optimizer(self.cfg.optim, net.parameters(), name),
                       self.dist.wrap(net, self.device, self.cfg.train.sync_batchnorm))
 
     # ----------------------------------------------------------------- public surface
