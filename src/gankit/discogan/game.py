@@ -142,7 +142,7 @@ def check_config(cfg: Config, distributed: bool) -> None:
     if cfg.condition.classes:
         raise ConfigError("DiscoGAN is not conditional; drop condition.classes")
     noise_only = [name for name, on in (("eval.every", cfg.eval.every),
-                                        ("monitor.collapse_every", cfg.monitor.collapse_every),
+                                        ("monitor.collapse_every", cfg.monitor.collapse_every > 0),
                                         ("report.tensorboard", cfg.report.tensorboard),
                                         ("speed.step", cfg.speed.step == "fused"),
                                         ("speed.compile", cfg.speed.compile),
