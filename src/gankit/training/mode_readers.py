@@ -80,7 +80,8 @@ class DigitReader:
         if self._net is None:
             from gankit.metrics.classifier import load_classifier
 
-            self._net = load_classifier()
+            with torch.random.fork_rng(devices=[]):  # its layers' initial draws: not ours
+                self._net = load_classifier()
         x = x01.reshape(-1, 1, 28, 28)  # sample i's channels are rows 3i, 3i+1, 3i+2
         with torch.no_grad():
             logits = torch.cat([self._net(x[i:i + self.batch_size])
