@@ -193,3 +193,8 @@ def test_report_draws_the_class_shares_and_counts_the_monitors_warnings(tmp_path
     page = render([data])
     assert "<strong>1 warning</strong>" in page  # the recovery is a note, not a warning
     assert re.findall(r'id="curve-([\w.-]+)"', page)[-1] == "class-shares"
+    # A run without the classifier's lines (a toy run, an old run) has no such plot.
+    (run / "metrics.jsonl").write_text(json.dumps(lines[0]) + "\n")
+    steps, got = load_run(run).class_shares()
+    assert steps.shape == (0,) and got.shape == (0, 0)
+    assert 'id="curve-class-shares"' not in render([load_run(run)])

@@ -118,8 +118,9 @@ class RunData:
         (n,) and each class's share of G's samples then (n, classes)."""
         rows = sorted((r["step"], r["class_shares"]) for r in self.metric_lines
                       if isinstance(r.get("class_shares"), list))
-        return (np.asarray([s for s, _ in rows], float),
-                np.asarray([v for _, v in rows], float).reshape(len(rows), -1))
+        if not rows:
+            return np.zeros(0), np.zeros((0, 0))
+        return np.asarray([s for s, _ in rows], float), np.asarray([v for _, v in rows], float)
 
     @property
     def resumed_steps(self) -> list[int]:
