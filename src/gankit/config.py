@@ -185,9 +185,10 @@ class SpeedConfig:
 
 @dataclass
 class MonitorConfig:
-    # steps, 0: off (gankit.training.monitor)
-    collapse_every: int = field(default=0, metadata=_range(0))
-    collapse_samples: int = field(default=1000, metadata=_range(2))
+    # steps, 0: off, -1 (auto): every AUTO_COLLAPSE_EVERY steps where the data's modes are
+    # known (MNIST, Stacked MNIST, toy mixtures), else off (gankit.training.mode_readers)
+    collapse_every: int = field(default=-1, metadata=_range(-1))
+    collapse_samples: int = field(default=500, metadata=_range(2))
 
 
 @dataclass

@@ -146,7 +146,7 @@ def check_config(cfg: Config, distributed: bool) -> None:
         raise ConfigError(f"{', '.join(stabilisers_on(cfg))} is not supported by DiscoGAN yet "
                           "(its objective is its own); turn it off")
     noise_only = [name for name, on in (("eval.every", cfg.eval.every),
-                                        ("monitor.collapse_every", cfg.monitor.collapse_every),
+                                        ("monitor.collapse_every", cfg.monitor.collapse_every > 0),
                                         ("report.tensorboard", cfg.report.tensorboard),
                                         ("speed.step", cfg.speed.step == "fused"),
                                         ("speed.compile", cfg.speed.compile),

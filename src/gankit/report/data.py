@@ -31,6 +31,8 @@ else:  # pragma: no cover
 # Keys of the trainer's own log lines; every other numeric key is a periodic metric.
 TRAINING_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "lr", "momentum", "samples_per_s")
 POSITION_KEYS = ("step", "epoch", "time")
+# Numbers of the collapse monitor's lines that are labels or constants, not curves.
+NOT_CURVES = ("modes_total", "top_class")
 # Folders whose files are not figures or evaluation results of the run.
 NOT_FIGURES = ("samples", "checkpoints", "tensorboard")
 # Events that are routine bookkeeping rather than something a reader should notice.
@@ -109,9 +111,18 @@ class RunData:
         keys: dict[str, None] = {}
         for r in self.metric_lines:
             for k, v in r.items():
-                if k not in POSITION_KEYS and _number(v):
+                if k not in POSITION_KEYS and k not in NOT_CURVES and _number(v):
                     keys.setdefault(k)
         return list(keys)
+
+    def class_shares(self) -> tuple[np.ndarray, np.ndarray]:
+        """The collapse monitor's class histograms (gankit.training.mode_readers): the steps
+        (n,) and each class's share of G's samples then (n, classes)."""
+        rows = sorted((r["step"], r["class_shares"]) for r in self.metric_lines
+                      if isinstance(r.get("class_shares"), list))
+        if not rows:
+            return np.zeros(0), np.zeros((0, 0))
+        return np.asarray([s for s, _ in rows], float), np.asarray([v for _, v in rows], float)
 
     @property
     def resumed_steps(self) -> list[int]:

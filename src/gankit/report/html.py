@@ -152,6 +152,10 @@ def _curves(runs: Sequence[RunData]) -> str:
         if png is not None:
             alt = ", ".join(p.title for p in panels)
             parts.append(f'<div class="curves" id="curve-{_e(name)}">{_img(png, alt)}</div>')
+    shares = plots.class_shares_png(runs)
+    if shares is not None:
+        parts.append(f'<div class="curves" id="curve-class-shares">'
+                     f'{_img(shares, "class shares of the collapse monitor")}</div>')
     if not any(r.training for r in runs):
         parts.insert(0, "<p>No training lines in the log yet.</p>")
     if not keys:

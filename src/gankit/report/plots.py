@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure  # not pyplot: the user's backend stays theirs
 
@@ -97,3 +98,33 @@ def _draw(ax: Axes, runs: Sequence[RunData], panel: Panel, xname: str) -> bool:
     if any(not line.get_label().startswith("_") for line in ax.lines):
         ax.legend(fontsize=8)
     return drawn
+
+
+def class_shares_png(runs: Sequence[RunData]) -> bytes | None:
+    """The collapse monitor's class histogram over steps, one stacked bar per measurement and
+    one row per run: a collapse shows as one colour filling the bars. None when no run has one."""
+    found = [(run, *run.class_shares()) for run in runs]
+    found = [f for f in found if len(f[1])]
+    if not found:
+        return None
+    height = 2.9 * len(found)
+    fig = Figure(figsize=(11, height), dpi=DPI)
+    fig.subplots_adjust(left=0.07, right=0.9, hspace=0.55, top=1 - 0.3 / height,
+                        bottom=0.5 / height)
+    colours = matplotlib.colormaps["tab10"].colors
+    for ax, (run, steps, shares) in zip(fig.subplots(len(found), 1, squeeze=False)[:, 0], found,
+                                        strict=True):
+        width = 0.8 * (float(np.diff(steps).min()) if len(steps) > 1 else max(steps[0], 1))
+        bottom = np.zeros(len(steps))
+        for k in range(shares.shape[1]):
+            ax.bar(steps, shares[:, k], width, bottom=bottom, color=colours[k % 10], label=str(k))
+            bottom += shares[:, k]
+        name = f"{run.name}: c" if len(runs) > 1 else "C"
+        ax.set_title(f"{name}lass shares of G's samples (collapse monitor, shipped classifier)",
+                     fontsize=10)
+        ax.set(xlabel="step", ylabel="share of samples", ylim=(0, 1))
+        ax.legend(fontsize=7, title="class", title_fontsize=7, loc="center left",
+                  bbox_to_anchor=(1.01, 0.5))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

@@ -1,11 +1,13 @@
 """A collapse monitor the trainer runs every N steps (``monitor.collapse_every``).
 
-Where the data's modes are known (the Gaussian mixtures of gankit.data.toy) it counts the modes
-G covers (gankit.metrics.mode_coverage); on any other data it measures sample diversity: the
-mean pairwise distance between features of G's samples divided by the same for real samples
-(1 for a G as varied as the data, near 0 when G repeats itself). Features are the flattened
-samples unless a feature network is given. Each measurement is one line of the metrics log; a
-warning goes to the progress output when modes are lost or diversity falls below
+Where the data's modes are known it reads G's samples with the data's reader
+(gankit.training.mode_readers): the modes of a toy mixture G covers, or the class histogram of
+MNIST (the digit triples of Stacked MNIST) by the shipped classifier. On other data it measures
+sample diversity: the mean pairwise distance between features of G's samples divided by the
+same for real samples (1 for a G as varied as the data, near 0 when G repeats itself). Features
+are the flattened samples unless a feature network is given. Each measurement is one line of
+the metrics log; a warning goes to the progress output and to the log (a ``collapse_warning``
+event, which the report counts) when the reader sees collapse or diversity falls below
 ``DIVERSITY_WARN``.
 """
 
@@ -18,12 +20,15 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from gankit.metrics.mode_coverage import mode_coverage
 from gankit.rng import derived_seed
 from gankit.training.callbacks import Callback
+from gankit.training.mode_readers import MixtureReader, ModeReader
 from gankit.training.trainer import Trainer
 
 DIVERSITY_WARN = 0.5
+# monitor.collapse_every = -1 (auto): steps between measurements, chosen so that measuring
+# costs under 2% of training time (docs/game.md has the measurement).
+AUTO_COLLAPSE_EVERY = 250
 Features = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -46,10 +51,12 @@ class CollapseMonitor(Callback):
 
     all_ranks = True
 
-    def __init__(self, every: int, samples: int = 1000, features: Features | None = None) -> None:
+    def __init__(self, every: int, samples: int = 1000, features: Features | None = None,
+                 reader: ModeReader | None = None) -> None:
         if every < 1 or samples < 2:
             raise ValueError("the collapse monitor needs every >= 1 and samples >= 2")
         self.every, self.samples, self.features = every, samples, features
+        self.reader = reader  # None: the data's mixture modes if it has them, else diversity
         self._slot = 0  # measure at the first log at or after each multiple of ``every``
         self._real_diversity: float | None = None
         self._warned: Any = None
@@ -70,14 +77,21 @@ class CollapseMonitor(Callback):
             noise = g.sample_noise(self.samples, torch.Generator(trainer.device).manual_seed(
                 derived_seed(seed, 3)))
             lo, hi = trainer.dist.rows(self.samples)
-            fake = trainer.dist.gather_rows(g(noise[lo:hi]), self.samples)
+            classes = getattr(g, "classes", 0)  # a conditional G: every class in turn
+            y = (torch.arange(self.samples, device=noise.device) % classes)[lo:hi] \
+                if classes else None
+            part = g(noise[lo:hi]) if y is None else g(noise[lo:hi], y)
+            fake = trainer.dist.gather_rows(part, self.samples)
         finally:
             g.train(was_training)
         if not trainer.dist.is_main:
             return {}
         dist = getattr(trainer.data, "distribution", None)
-        if dist is not None and getattr(dist, "modes", None) is not None:
-            return {"monitor": "collapse", **mode_coverage(fake, dist.modes, dist.std).as_dict()}
+        if self.reader is None and getattr(dist, "modes", None) is not None:
+            self.reader = MixtureReader(dist)
+        if self.reader is not None:
+            return {"monitor": "collapse",
+                    **self.reader.read(fake, getattr(g, "output", "sigmoid"))}
         if self._real_diversity is None:
             pick = torch.randperm(len(trainer.data), generator=torch.Generator().manual_seed(
                 derived_seed(seed, 4)))[:self.samples]
@@ -86,20 +100,13 @@ class CollapseMonitor(Callback):
         ratio = mean_pairwise_distance(self._featurise(fake)) / self._real_diversity
         return {"monitor": "collapse", "diversity": ratio}
 
-    def _warning(self, m: dict[str, Any]) -> str | None:
-        if "modes_covered" in m:
-            if m["modes_covered"] < m["modes_total"] and m["modes_covered"] != self._warned:
-                self._warned = m["modes_covered"]
-                return (f"{m['modes_covered']} of {m['modes_total']} modes covered "
-                        f"({m['high_quality']:.0%} of samples near a mode)")
-            return None
+    def _collapse(self, m: dict[str, Any]) -> tuple[Any, str]:
+        """What collapsed (None: nothing) and the message that says so."""
+        if self.reader is not None:
+            return self.reader.collapse(m) or (None, "")
         low = m["diversity"] < DIVERSITY_WARN
-        if low and not self._warned:
-            self._warned = True
-            return (f"sample diversity {m['diversity']:.2f} of the real data's "
-                    f"(below {DIVERSITY_WARN})")
-        self._warned = low
-        return None
+        return low or None, (f"sample diversity {m['diversity']:.2f} of the real data's (below "
+                             f"{DIVERSITY_WARN})")
 
     def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
         slot = trainer.step // self.every
@@ -109,8 +116,16 @@ class CollapseMonitor(Callback):
         m = self.measure(trainer)  # every rank takes part in generating the samples
         if not m:
             return
-        trainer.metrics.write({"step": trainer.step, "epoch": trainer.epoch + 1, **m})
-        warning = self._warning(m)
-        if warning:
+        at = {"step": trainer.step, "epoch": trainer.epoch + 1}
+        trainer.metrics.write({**at, **m})
+        # One warning per change of what collapsed, not per measurement; a note on recovery.
+        key, message = self._collapse(m)
+        if key is not None and key != self._warned:
+            trainer.metrics.write({"event": "collapse_warning", **at, "message": message})
             tqdm.write(f"gankit: warning: possible mode collapse at step {trainer.step}: "
-                       f"{warning}", file=sys.stderr)
+                       f"{message}", file=sys.stderr)
+        elif key is None and self._warned is not None:
+            trainer.metrics.write({"event": "monitor_recovered", **at})
+            tqdm.write(f"gankit: note: at step {trainer.step} the collapse monitor sees no "
+                       "collapse any more", file=sys.stderr)
+        self._warned = key
