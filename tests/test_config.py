@@ -2,8 +2,9 @@ import dataclasses
 
 import pytest
 
-from gankit.config import Config, build_config, load_config_toml, parse_set, preset_names
+from gankit.config import Config, build_config, load_config_toml, parse_set
 from gankit.errors import ConfigError
+from gankit.presets import preset_names
 
 
 def test_defaults_are_the_papers_mnist_configuration():

@@ -229,7 +229,7 @@ def test_presets_print_whole_first_lines_and_long_the_whole_block():
 
 
 def test_every_preset_summary_is_a_whole_phrase():
-    from gankit.config import preset_names, preset_summary
+    from gankit.presets import preset_names, preset_summary
 
     for name in preset_names():
         s = preset_summary(name)

@@ -11,13 +11,13 @@ import dataclasses
 import math
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from gankit.errors import ConfigError
+from gankit.presets import preset_text
 from gankit.stabilisers import check_stabilisers
 
 if sys.version_info >= (3, 11):
@@ -335,24 +335,6 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist; check the path") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-
-
-def preset_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("gankit.presets").iterdir()
-                  if p.name.endswith(".toml"))
-
-
-def preset_text(name: str) -> str:
-    if name not in preset_names():
-        raise ConfigError(f"unknown preset {name!r}; `gankit presets` lists them: "
-                          + ", ".join(preset_names()))
-    return resources.files("gankit.presets").joinpath(f"{name}.toml").read_text("utf-8")
-
-
-def preset_summary(name: str) -> str:
-    """The preset's first comment line, its one-line description."""
-    first = preset_text(name).splitlines()[0]
-    return first.lstrip("# ").strip()
 
 
 def build_config(preset: str | None = None, config_file: str | Path | None = None,

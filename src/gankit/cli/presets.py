@@ -6,7 +6,7 @@ import argparse
 import shutil
 import textwrap
 
-from gankit.config import preset_names, preset_summary, preset_text
+from gankit.presets import preset_names, preset_summary, preset_text
 
 
 def description(name: str) -> list[str]:
