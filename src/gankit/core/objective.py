@@ -89,9 +89,8 @@ class GanObjective:
             loss = loss + self.aux_weight * 0.5 * (auxiliary_class_loss(real_cls, batch.labels)
                                                    + auxiliary_class_loss(fake_cls, fakes.labels))
         if due:
-            penalty = reg.penalty((real_x, real_logits), (fake_x, fake_logits),
-                                  lambda x: _discriminate(d, x, batch.labels)[0])
-            loss = loss + penalty
+            loss = loss + reg.penalty((real_x, real_logits), (fake_x, fake_logits),
+                                      lambda x: _discriminate(d, x, batch.labels)[0])
         return DTerms(loss, real_logits, fake_logits, (fake_logits, fake_cls))
 
     def g_loss(self, d: Player, batch: Any, fakes: Fakes, terms: DTerms | None) -> Tensor:

@@ -87,9 +87,10 @@ class Regularisers:
         return x.detach().requires_grad_(True)
 
     def penalty(self, real: tuple[Tensor, Tensor], fake: tuple[Tensor, Tensor],
-                discriminate: Callable[[Tensor], Tensor]) -> Tensor | None:
-        """The due penalties, times ``every``: ``real``/``fake`` are (D's inputs, D's outputs),
-        ``discriminate`` D's forward for the interpolates of GP. None when nothing is added."""
+                discriminate: Callable[[Tensor], Tensor]) -> Tensor:
+        """The penalties, times ``every`` (called on due updates, with one weight or more on):
+        ``real``/``fake`` are (D's inputs, D's outputs), ``discriminate`` D's forward for GP's
+        interpolates."""
         terms = []
         if self.r1:
             terms.append(zero_centred_penalty(real[1], real[0], self.r1))
@@ -97,6 +98,4 @@ class Regularisers:
             terms.append(zero_centred_penalty(fake[1], fake[0], self.r2))
         if self.gp:
             terms.append(gradient_penalty(discriminate, real[0], fake[0], self.gp))
-        if not terms:
-            return None
         return self.every * sum(terms[1:], terms[0])
