@@ -164,6 +164,12 @@ def test_nproc_refuses_an_unknown_preset_and_a_changed_resume_at_once(short_run,
     assert "train.seed (saved 0, given 5)" in r.stderr
 
 
+def test_nproc_asks_the_game_what_it_supports_before_launching(tmp_path):
+    r = gankit("train", "--nproc", "2", "--preset", "discogan-toy", "--quiet", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "one process" in r.stderr and not (tmp_path / "runs").exists()
+
+
 def test_check_splits_the_global_batch_and_counts_processes():
     from gankit.config import build_config
     from gankit.errors import ConfigError, GankitError
