@@ -114,7 +114,8 @@ def class_shares_png(runs: Sequence[RunData]) -> bytes | None:
     colours = matplotlib.colormaps["tab10"].colors
     for ax, (run, steps, shares) in zip(fig.subplots(len(found), 1, squeeze=False)[:, 0], found,
                                         strict=True):
-        width = 0.8 * (float(np.diff(steps).min()) if len(steps) > 1 else max(steps[0], 1))
+        gaps = np.diff(np.unique(steps))  # a resumed run may measure a step twice
+        width = 0.8 * (float(gaps.min()) if len(gaps) else max(float(steps[0]), 1.0))
         bottom = np.zeros(len(steps))
         for k in range(shares.shape[1]):
             ax.bar(steps, shares[:, k], width, bottom=bottom, color=colours[k % 10], label=str(k))
