@@ -12,7 +12,7 @@ from gankit.cli.parsing import path_arg
 from gankit.cli.sample import RAW_HELP
 from gankit.metrics.registry import metric_names, names_for_any_data
 
-GENERATORS = {"ema": "moving average of G (train.ema)", "raw": "generator"}
+GENERATORS = {"ema": "the EMA of G (train.ema)", "raw": "G"}
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -23,7 +23,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                                        features=args.features, features_path=args.features_path,
                                        raw=args.raw)
     print(f"{report['checkpoint']} (epoch {report['epoch']}, step {report['step']}), "
-          f"{report['n_samples']} samples of the {GENERATORS[report['generator']]}")
+          f"{report['n_samples']} samples of {GENERATORS[report['generator']]}")
     print(format_table(report["results"]))
     print(f"wrote {path}")
     return 0
