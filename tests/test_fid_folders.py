@@ -79,6 +79,11 @@ def grey_net(root):
     return train_net(root / "labelled", root / "nets" / "grey.safetensors")
 
 
+@pytest.fixture(scope="module")
+def ae_net(root):
+    return train_net(root / "circles", root / "nets" / "ae.safetensors")
+
+
 def fid(capsys, *args):
     """Run `gankit fid`, return its exit code, stdout, stderr."""
     capsys.readouterr()
@@ -109,8 +114,9 @@ def test_labelled_folder_trains_a_classifier_that_sorts_new_shapes(grey_net):
     assert classifier.digest == net.digest and classifier.logits_fn is not None
 
 
-def test_unlabelled_folder_trains_an_autoencoder_better_than_the_mean_image(root, capsys):
-    out = train_net(root / "circles", root / "nets" / "ae.safetensors")
+def test_unlabelled_folder_trains_an_autoencoder_better_than_the_mean_image(root, ae_net,
+                                                                           capsys):
+    out = ae_net
     card = json.loads(out.with_suffix(".json").read_text())
     x = as_tensor(draw("circle", 40, 20))
     mean_image_mse = float(((x - x.mean(0)) ** 2).mean())
@@ -154,7 +160,7 @@ def test_rgb_folder_trains_in_colour_and_needs_a_colour_network(root, capsys, tm
 
 
 def test_a_folder_against_a_run_and_the_run_evaluated_with_the_folder_network(
-        root, grey_net, capsys, tmp_path):
+        root, grey_net, ae_net, capsys, tmp_path):
     run = tmp_path / "run"
     cfg = tiny_config('data.name="folder"', f"data.path={str(root / 'labelled')!r}",
                       "data.image_size=16", "train.batch_size=20", "train.epochs=1")
@@ -174,6 +180,13 @@ def test_a_folder_against_a_run_and_the_run_evaluated_with_the_folder_network(
     assert "parzen" not in rows and len(rows["modes_kl"]["params"]["histogram"]) == 2
     assert rows["fid"]["params"]["reference"] == "folder train[:80]"
     assert "no validation or test split: parzen not computed" in capsys.readouterr().err
+    # An autoencoder has no classifier head: score and modes are left out, with a note.
+    code = main(["evaluate", str(run), "--features-path", str(ae_net), "--samples", "60",
+                 "--out", str(tmp_path / "ae.json"), "--quiet"])
+    ae = json.loads((tmp_path / "ae.json").read_text())
+    assert code == 0 and [r["metric"] for r in ae["results"]] == ["fid", "kid", "precision",
+                                                                  "recall"]
+    assert "ae.safetensors has no classifier head: score, modes not computed" in ae["notes"][1]
 
 
 def test_train_classifier_without_set_still_trains_the_mnist_classifier(monkeypatch, tmp_path):
