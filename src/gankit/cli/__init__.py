@@ -9,12 +9,12 @@ import sys
 
 from gankit import distributed
 from gankit.agecgan.cli import add_commands as add_conditional_commands
-from gankit.cli import bench, evaluate, presets, report, sample, theory, train
+from gankit.cli import bench, evaluate, fid, presets, report, sample, theory, train
 from gankit.cli.parsing import Parser
 from gankit.errors import GankitError
 
 # Each area registers its commands; this order is the order `gankit --help` lists them in.
-_AREAS = (train, sample, bench, evaluate, theory, report, presets)
+_AREAS = (train, sample, bench, evaluate, fid, theory, report, presets)
 
 
 def build_parser() -> argparse.ArgumentParser:

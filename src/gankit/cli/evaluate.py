@@ -67,6 +67,10 @@ def _average(args: argparse.Namespace) -> int:
 def _train_classifier(args: argparse.Namespace) -> int:
     from gankit.metrics.classifier import train_classifier
 
+    if args.set:  # a network for the user's own images: gankit.cli.fid
+        from gankit.cli.fid import train_feature_network
+        return train_feature_network(args)
+
     report = train_classifier(args.out, epochs=args.epochs, seed=args.seed,
                               data_dir=args.data_dir, progress=not args.quiet)
     print(f"wrote {report.path}: validation accuracy {report.valid_accuracy:.4f} (epoch "
@@ -123,5 +127,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--epochs", type=int, default=8)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--data-dir", type=Path, help="folder holding mnist/ (else $GANKIT_DATA_DIR)")
+    c.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE",
+                   help="train on other images instead, e.g. --set data.name='\"folder\"' "
+                   "--set data.path=DIR (docs/evaluation.md, 'Your own images')")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_train_classifier)

@@ -169,3 +169,27 @@ def load_folder(path: str | os.PathLike, size: int, color: str = "rgb",
     x = torch.from_numpy(np.asarray(array, dtype=np.float32) / 255.0)
     y = torch.from_numpy(labels[kept]) if labels is not None else None
     return ImageData(x, y)
+
+
+def common_size(path: str | os.PathLike) -> int | None:
+    """The side of the folder's images when every readable one is square and of one size (read
+    from the file headers only), else None: such a folder is compared at its own size."""
+    sizes = set()
+    for f in list_images(Path(path).expanduser()):
+        try:
+            with Image.open(f) as img:
+                sizes.add(img.size)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            continue
+        if len(sizes) > 1:
+            return None
+    if len(sizes) != 1:
+        return None
+    (w, h), = sizes
+    return w if w == h else None
+
+
+def class_names(path: str | os.PathLike) -> list[str]:
+    """The class names behind ``load_folder``'s labels: the first-level subfolders, sorted."""
+    root = Path(path).expanduser()
+    return sorted({f.relative_to(root).parts[0] for f in list_images(root)})

@@ -21,7 +21,7 @@ from gankit.data import load_dataset
 from gankit.errors import ConfigError, GankitError
 from gankit.io.atomic import write_text_atomic
 from gankit.metrics.builtin import Inputs
-from gankit.metrics.features import FeatureNetwork, load_feature_network
+from gankit.metrics.features import TRAINED, FeatureNetwork, load_feature_network, resolve_name
 from gankit.metrics.parzen import PAPER_SIGMAS, PAPER_VALID
 from gankit.metrics.registry import (
     CLASSES,
@@ -71,6 +71,8 @@ class Evaluator:
 
     def __post_init__(self) -> None:
         self.metrics = parse_metrics(self.metrics)
+        # A weights file from `gankit train-classifier --set ...` names its own network.
+        self.features = resolve_name(self.features, self.features_path)
 
     def split(self, name: str) -> torch.Tensor:
         """A split of the real images, loaded once."""
@@ -116,6 +118,37 @@ class Evaluator:
                      and m.name not in needs_features and m.data in (None, self.dataset)]
         self.metrics = keep
         return f"gankit: note: RGB data: {reason}; computing {', '.join(keep)}"
+
+    def fit_to_network(self) -> str | None:
+        """A trained network without a classifier head (an autoencoder) measures FID, KID and
+        PR; score and modes are left out with a note (asked for alone, they fail in run)."""
+        head = [m for m in self.metrics if m in names_needing(CLASSES)]
+        keep = [m for m in self.metrics if m not in head]
+        if not head or not keep or self.feature_network.logits_fn is not None:
+            return None
+        self.metrics = keep
+        return (f"gankit: note: {self.feature_network.name} has no classifier head: "
+                f"{', '.join(head)} not computed")
+
+    def use_folder(self, data: dict[str, Any], shape: tuple[int, ...]) -> str | None:
+        """A run trained on an image folder: the folder, at the run's size and colour, is the
+        reference; the real validation and test splits that Parzen's protocol needs do not
+        exist, so the metrics needing them are left out with a note."""
+        from gankit.data.folder import load_folder
+
+        color = "grey" if shape[0] == 1 else "rgb"
+        self._cache["train"] = load_folder(data["path"], shape[1], color).images
+        splits = [m for m in self.metrics if m in names_needing(REAL_SPLITS)]
+        if not splits:
+            return None
+        self.metrics = [m for m in self.metrics if m not in splits]
+        if not self.metrics:
+            raise GankitError(f"an image folder has no validation or test split for "
+                              f"{', '.join(splits)}; measure the run with --metrics fid,kid,pr "
+                              "and a feature network for its images (--features-path NET "
+                              "from `gankit train-classifier --set data.name='\"folder\"' ...`)")
+        return (f"gankit: note: an image folder has no validation or test split: "
+                f"{', '.join(splits)} not computed; computing {', '.join(self.metrics)}")
 
     @property
     def mnist_classifier(self) -> FeatureNetwork:
@@ -205,10 +238,15 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = No
     chosen = parse_metrics(metric_names() if metrics is None else metrics)
     evaluator = Evaluator(dataset, data_dir, chosen, features=features,
                           features_path=features_path, progress=progress)
-    note = evaluator.fit_to_rgb() if state["image_shape"][0] == 3 else None
-    if note:
+    shape = tuple(state["image_shape"])
+    notes = [evaluator.fit_to_rgb() if shape[0] == 3 and evaluator.features != TRAINED
+             else None, evaluator.use_folder(state["config"]["data"], shape)
+             if dataset == "folder" else None,
+             evaluator.fit_to_network() if evaluator.features == TRAINED else None]
+    notes = [n for n in notes if n]
+    for note in notes:
         print(note, file=sys.stderr)
-    evaluator.prepare(tuple(state["image_shape"]))
+    evaluator.prepare(shape)
     name = path.name + ("-raw" if raw else "")
     target = Path(out) if out else run_dir_of_checkpoint(path) / "eval" / f"{name}.json"
     try:  # an unwritable --out is refused before the work, not after it
@@ -226,7 +264,7 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = No
         "format": FORMAT, "checkpoint": str(path), "step": state["step"],
         "epoch": state["epoch"], "dataset": dataset, "n_samples": n_samples, "seed": seed,
         "generator": generator,
-        "results": rows, "notes": [note] if note else [],
+        "results": rows, "notes": notes,
         "seconds": round(time.perf_counter() - start, 2), "versions": versions()}
     if names_needing(FEATURES).intersection(evaluator.metrics):
         net = evaluator.feature_network

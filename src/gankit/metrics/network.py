@@ -31,7 +31,8 @@ class FeatureNetwork:
         if self.image_shape is not None and tuple(images.shape[1:]) != self.image_shape:
             raise GankitError(f"feature network {self.name} takes images of shape "
                               f"{self.image_shape}, got {tuple(images.shape[1:])}; choose a "
-                              "feature network made for this dataset")
+                              "feature network made for this dataset (for your own images: "
+                              "`gankit train-classifier --set ...`, docs/evaluation.md)")
 
     def extract(self, images: torch.Tensor, progress: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
