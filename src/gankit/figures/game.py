@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -135,6 +136,8 @@ def save_sample_and_surface_rows(rows: list[tuple[str, torch.Tensor | np.ndarray
 # there, so that a spike never flattens p_data. D has its own [0, 1] axis on the right, drawn
 # so that D = 1 sits at the top of the density scale.
 DENSITY_TOP = 1.5
+# Matplotlib's path simplification would shave one-bin spikes of p_g; Figure 1 keeps them.
+EXACT_PATHS = {"path.simplify": False}
 D_STAR_STYLE = {"color": "tab:blue", "ls": "-", "lw": 0.8, "alpha": 0.6, "label": "D*(x)"}
 
 
@@ -180,9 +183,9 @@ def _mark_clipped(ax, grid: np.ndarray, p_g: np.ndarray, top: float) -> None:
     for start, stop in zip(edges[::2], edges[1::2], strict=True):
         i = start + int(np.argmax(p_g[start:stop]))
         ax.plot([grid[i]], [top], marker="^", ms=5, color=G_STYLE["color"], clip_on=False)
-        ax.annotate(f"p_g {p_g[i]:.3g}", (grid[i], top), xytext=(4, -2),
+        ax.annotate(f"p_g {p_g[i]:.3g}", (grid[i], top), xytext=(5, 1),
                     textcoords="offset points", fontsize=7, color=G_STYLE["color"],
-                    ha="left", va="top")
+                    ha="left", va="bottom")
 
 
 def plot_figure1_panel(ax, snap: GameSnapshot, d_star: np.ndarray | None = None,
@@ -255,6 +258,7 @@ def _figure_legend(fig: Figure, handles: list) -> None:
                frameon=False, bbox_to_anchor=(0.5, 0.0))
 
 
+@matplotlib.rc_context(EXACT_PATHS)
 def save_figure1(panels: list[tuple[GameSnapshot, np.ndarray | None]],
                  path: str | os.PathLike) -> Path:
     """Panels side by side, each (snapshot, optional D* to overlay), on one x range; the
@@ -272,6 +276,7 @@ def save_figure1(panels: list[tuple[GameSnapshot, np.ndarray | None]],
     return _save(fig, path, dpi=110)
 
 
+@matplotlib.rc_context(EXACT_PATHS)
 def save_animation(snapshots: list[GameSnapshot], path: str | os.PathLike,
                    frame_ms: int = 120) -> Path:
     """An animated GIF (Pillow) of Figure 1's panel over training, one frame per snapshot,
