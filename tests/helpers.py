@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
+
+import torch
 
 from gankit.config import Config, build_config
 from gankit.core.game import Batch
@@ -41,3 +45,53 @@ def load_benchmark(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def gankit(*args, cwd=None, **kwargs) -> subprocess.CompletedProcess:
+    """The command line as a user runs it: a subprocess with its exit code and output."""
+    return subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def cli_sets(*extra: str) -> list[str]:
+    """``--set`` options for TINY plus ``extra``."""
+    return [a for s in (*TINY, *extra) for a in ("--set", s)]
+
+
+class Replay(torch.nn.Module):
+    """A 'generator' that returns the given images: exactly as diverse as they are."""
+
+    noise_dim = 1
+    output = "sigmoid"
+
+    def __init__(self, images: torch.Tensor) -> None:
+        super().__init__()
+        self.images = images
+
+    def sample_noise(self, n, generator=None):
+        return torch.randint(len(self.images), (n, 1), generator=generator).float()
+
+    def forward(self, z):
+        return self.images[z.long().squeeze(1)]
+
+
+def weights(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """The newest checkpoint's weight and optimiser tensors (G/, D/, opt_*), and its state."""
+    from gankit.io import checkpoint as ckpt
+
+    tensors, state = ckpt.read_checkpoint(ckpt.resolve(run_dir)[0])
+    return {k: v for k, v in tensors.items() if k[:2] in ("G/", "D/", "op")}, state
+
+
+def assert_resume_is_bit_identical(tmp_path: Path, sets: list[str]) -> None:
+    """Two epochs straight, and one epoch resumed to two, end on the same tensors."""
+    from gankit.api import resume, train
+
+    train(config=tiny_config(*sets), out=tmp_path / "whole", progress=False)
+    train(config=tiny_config(*sets, "train.epochs=1"), out=tmp_path / "split", progress=False)
+    resume(tmp_path / "split", epochs=2, progress=False)
+    a, sa = weights(tmp_path / "whole")
+    b, sb = weights(tmp_path / "split")
+    assert a.keys() == b.keys() and len(a) > 10
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert sa["step"] == sb["step"] > 0 and sa["epoch"] == sb["epoch"] == 2

@@ -6,23 +6,14 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import TINY
-
-
-def gankit(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-
-
-def _sets(*extra):
-    return [a for s in (*TINY, *extra) for a in ("--set", s)]
+from helpers import cli_sets, gankit
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "run"
     r = gankit("train", "--preset", "quickstart", "--epochs", "1", "--out", out, "--quiet",
-               *_sets())
+               *cli_sets())
     assert r.returncode == 0, r.stderr
     assert "trained 1 epochs" in r.stdout
     return out
@@ -83,7 +74,7 @@ def test_resume_refuses_changed_config_and_existing_out_is_kept(run_dir):
     assert r.returncode == 2 and "model.g_hidden (saved [64, 64], given [" in r.stderr
     r = gankit("train", "--resume", run_dir, "--set", "optim.lr=0.5", "--quiet")
     assert r.returncode == 2 and "optim.lr (saved 0.1, given 0.5)" in r.stderr
-    r = gankit("train", "--preset", "quickstart", "--out", run_dir, "--quiet", *_sets())
+    r = gankit("train", "--preset", "quickstart", "--out", run_dir, "--quiet", *cli_sets())
     assert r.returncode == 2 and "already exists" in r.stderr
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
 
@@ -115,7 +106,7 @@ def test_damaged_checkpoint_is_named(run_dir, tmp_path):
 
 def test_divergence_exits_1(tmp_path):
     r = gankit("train", "--preset", "quickstart", "--out", tmp_path / "r", "--epochs", "2",
-               "--quiet", *_sets("optim.lr=1e30", "optim.momentum_start=0.9",
+               "--quiet", *cli_sets("optim.lr=1e30", "optim.momentum_start=0.9",
                                  "optim.momentum_end=0.9"))
     assert r.returncode == 1, r.stderr
     assert "training diverged at step" in r.stderr and r.stderr.count("\n") == 1

@@ -5,20 +5,11 @@ import subprocess
 import sys
 
 import pytest
-from helpers import TINY
+from helpers import TINY, cli_sets, gankit
 
 from gankit import api
 from gankit.errors import DivergenceError
 from gankit.training.callbacks import Callback
-
-
-def gankit(*args, cwd=None, **kwargs):
-    return subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300, **kwargs)
-
-
-def _sets(*extra):
-    return [a for s in (*TINY, *extra) for a in ("--set", s)]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +17,7 @@ def short_run(tmp_path_factory):
     """Two epochs with grids due every fifth: before, such a run drew no picture at all."""
     out = tmp_path_factory.mktemp("first") / "run"
     r = gankit("train", "--preset", "quickstart", "--epochs", "2", "--out", out, "--quiet",
-               *_sets("train.sample_every=5", "report.html=true"))
+               *cli_sets("train.sample_every=5", "report.html=true"))
     assert r.returncode == 0, r.stderr
     return out, r
 
@@ -89,7 +80,7 @@ def test_the_original_command_line_resumes_with_resume_added(short_run, tmp_path
     copy = tmp_path / "copy"
     shutil.copytree(short_run[0], copy)
     r = gankit("train", "--preset", "quickstart", "--epochs", "3", "--out", copy, "--quiet",
-               *_sets("train.sample_every=5", "report.html=true", "speed.threads=1"),
+               *cli_sets("train.sample_every=5", "report.html=true", "speed.threads=1"),
                "--resume", copy)
     assert r.returncode == 0, r.stderr
     assert "trained 3 epochs" in r.stdout
@@ -100,7 +91,7 @@ def test_a_real_difference_is_refused_naming_each_key_and_both_values(short_run)
     out = short_run[0]
     before = _files(out)
     r = gankit("train", "--preset", "quickstart", "--epochs", "2", "--out", out, "--quiet",
-               "--seed", "4", *_sets("train.sample_every=5", "report.html=true",
+               "--seed", "4", *cli_sets("train.sample_every=5", "report.html=true",
                                      "optim.lr=0.5"), "--resume", out)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("gankit: error: ")

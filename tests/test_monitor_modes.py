@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import Replay
 
 from gankit.api import monitor_callbacks, train
 from gankit.config import build_config, load_config_toml
@@ -115,23 +116,6 @@ def test_stacked_reader_counts_triples(digits):
     assert m["modes_covered"] == 10 and m["top_share"] == 0.1 and reader.collapse(m) is None
 
 
-class _Replay(torch.nn.Module):
-    """A 'generator' that returns the given images, drawn at random."""
-
-    noise_dim = 1
-    output = "sigmoid"
-
-    def __init__(self, images: torch.Tensor) -> None:
-        super().__init__()
-        self.images = images
-
-    def sample_noise(self, n, generator=None):
-        return torch.randint(len(self.images), (n, 1), generator=generator).float()
-
-    def forward(self, z):
-        return self.images[z.long().squeeze(1)]
-
-
 def test_mnist_monitor_warns_on_one_class_and_not_on_real_images(mnist_root, tmp_path, capsys):
     (tmp_path / "r").mkdir()
     cfg = build_config("paper-mnist", sets=[*SMALL, f'data.data_dir="{mnist_root}"'])
@@ -141,7 +125,7 @@ def test_mnist_monitor_warns_on_one_class_and_not_on_real_images(mnist_root, tmp
     state = torch.get_rng_state()  # loading the classifier and reading draw nothing global
     for step, images in ((250, test.images[:3000]), (500, test.images[test.labels == 1]),
                          (750, test.images[test.labels == 1]), (1000, test.images[:3000])):
-        trainer.g.net, trainer.step = _Replay(images), step
+        trainer.g.net, trainer.step = Replay(images), step
         monitor.on_log(trainer, {})
     assert torch.equal(state, torch.get_rng_state())
     err = capsys.readouterr().err

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import Replay, tiny_config
 from PIL import Image
 
 from gankit.api import load_generator, train
@@ -59,30 +60,13 @@ def test_mean_pairwise_distance_by_hand():
     assert mean_pairwise_distance(x) == pytest.approx(4.0)
 
 
-class _Replay(torch.nn.Module):
-    """A 'generator' that returns real training images: as diverse as the data."""
-
-    noise_dim = 1
-
-    def __init__(self, images: torch.Tensor) -> None:
-        super().__init__()
-        self.images = images
-
-    def sample_noise(self, n, generator=None):
-        return torch.randint(len(self.images), (n, 1), generator=generator).float()
-
-    def forward(self, z):
-        return self.images[z.long().squeeze(1)]
-
-
 def test_diversity_on_images_is_one_for_real_images_and_warns_near_zero(tmp_path, capsys):
-    from helpers import tiny_config
 
     (tmp_path / "r").mkdir()
     trainer = make_trainer(tiny_config("train.epochs=1"), tmp_path / "r", progress=False)
     monitor = CollapseMonitor(every=1, samples=300)
     g = trainer.g.net
-    trainer.g.net = _Replay(trainer.game.images)
+    trainer.g.net = Replay(trainer.game.images)
     assert monitor.measure(trainer)["diversity"] == pytest.approx(1.0, abs=0.05)
     # The paper's G at initialisation (weights U(+-0.05), bias at the pixel means) draws
     # nearly the same image for every z: the monitor sees that as collapse.
@@ -104,12 +88,12 @@ def test_mode_monitor_warns_on_a_collapsed_generator_and_not_on_a_healthy_one(tm
     near = (trainer.game.images[:, None, :].double() - torch.from_numpy(modes)).norm(dim=2)
     monitor = CollapseMonitor(every=1, samples=800)
     # Healthy: G replays the training points, which cover all 8 modes evenly.
-    trainer.g.net = _Replay(trainer.game.images)
+    trainer.g.net = Replay(trainer.game.images)
     trainer.step = 1
     monitor.on_log(trainer, {})
     assert capsys.readouterr().err == ""
     # Collapsed: G draws only points of modes 0 and 3 (within 3 std), as a collapsed G would.
-    trainer.g.net = _Replay(trainer.game.images[(near[:, [0, 3]] < 0.3).any(1)])
+    trainer.g.net = Replay(trainer.game.images[(near[:, [0, 3]] < 0.3).any(1)])
     trainer.step = 2
     monitor.on_log(trainer, {})
     err = capsys.readouterr().err

@@ -3,7 +3,7 @@ import signal
 
 import pytest
 import torch
-from helpers import tiny_config
+from helpers import assert_resume_is_bit_identical, tiny_config, weights
 
 from gankit.api import load_generator, resume, sample, train
 from gankit.config import merge
@@ -13,24 +13,12 @@ from gankit.io import checkpoint as ckpt
 from gankit.io.metrics_log import read_metrics
 
 
-def _weights(run_dir):
-    tensors, state = ckpt.read_checkpoint(ckpt.resolve(run_dir)[0])
-    return {k: v for k, v in tensors.items() if k[:2] in ("G/", "D/", "op")}, state
-
-
 @pytest.mark.parametrize("schedule", ["simultaneous", "alternating"])
 def test_resume_is_bit_identical(tmp_path, schedule):
     sets = [f"game.schedule={schedule}", "train.epochs=2"]
     if schedule == "alternating":
         sets.append("game.d_steps=2")
-    train(config=tiny_config(*sets), out=tmp_path / "whole", progress=False)
-    train(config=tiny_config(*sets, "train.epochs=1"), out=tmp_path / "split", progress=False)
-    resume(tmp_path / "split", epochs=2, progress=False)
-    a, sa = _weights(tmp_path / "whole")
-    b, sb = _weights(tmp_path / "split")
-    assert a.keys() == b.keys() and len(a) > 10
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert sa["step"] == sb["step"] and sa["epoch"] == sb["epoch"] == 2
+    assert_resume_is_bit_identical(tmp_path, sets)
 
 
 def test_resume_may_switch_the_step_and_nothing_else(tmp_path):
@@ -48,8 +36,8 @@ def test_resume_may_switch_the_step_and_nothing_else(tmp_path):
 
     resume(tmp_path / "a", epochs=2, progress=False)
     resume(tmp_path / "b", epochs=2, sets=["speed.step='fused'"], progress=False)
-    a, sa = _weights(tmp_path / "a")
-    b, sb = _weights(tmp_path / "b")
+    a, sa = weights(tmp_path / "a")
+    b, sb = weights(tmp_path / "b")
     assert sa["config"]["speed"]["step"] == "autograd" and sb["config"]["speed"]["step"] == "fused"
     assert sa["step"] == sb["step"] > 0
     moved = max(float((a[k] - b[k]).abs().max()) for k in a)
@@ -78,8 +66,8 @@ def test_sigint_mid_epoch_checkpoints_and_resumes_bit_identical(tmp_path, monkey
     assert result.checkpoint.name == "epoch-0000-step-00000010"
     assert signal.getsignal(signal.SIGINT) is before  # the handler is given back
     resume(tmp_path / "split", progress=False)
-    a, _ = _weights(tmp_path / "whole")
-    b, _ = _weights(tmp_path / "split")
+    a, _ = weights(tmp_path / "whole")
+    b, _ = weights(tmp_path / "split")
     assert all(torch.equal(a[k], b[k]) for k in a)
     events = [r.get("event") for r in read_metrics(tmp_path / "split")]
     assert "stopped" in events and "resumed" in events
@@ -105,7 +93,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
         train(config=tiny_config("train.epochs=1", f"train.seed={seed}"), out=tmp_path / name,
               progress=False)
-    a, b, c = (_weights(tmp_path / n)[0]["G/out.weight"] for n in "abc")
+    a, b, c = (weights(tmp_path / n)[0]["G/out.weight"] for n in "abc")
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -164,7 +152,7 @@ def test_sample_api(tmp_path):
     assert not g.training
 
 
-def test_callbacks_see_logs_and_add_epoch_metrics_without_changing_the_weights(tmp_path):
+def test_callbacks_see_logs_and_add_epoch_metrics_without_changing_theweights(tmp_path):
     from gankit.training.callbacks import Callback
 
     class Probe(Callback):
@@ -188,6 +176,6 @@ def test_callbacks_see_logs_and_add_epoch_metrics_without_changing_the_weights(t
     train(config=tiny_config("train.epochs=2"), out=tmp_path / "b", progress=False)
     assert probe.ended and probe.logs >= 2 * (27 // 5)
     assert [r["epoch"] for r in read_metrics(tmp_path / "a") if "probe" in r] == [1, 2]
-    a, _ = _weights(tmp_path / "a")
-    b, _ = _weights(tmp_path / "b")
+    a, _ = weights(tmp_path / "a")
+    b, _ = weights(tmp_path / "b")
     assert all(torch.equal(a[k], b[k]) for k in a)
