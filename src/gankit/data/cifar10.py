@@ -150,7 +150,7 @@ def _batches(data_dir: str | os.PathLike | None, names: list[str]) -> dict[str, 
         except OSError as exc:
             raise DataError(f"{ARCHIVE} is not in {root} and could not be downloaded "
                             f"({str(exc).split(';')[0]}); put the official {ARCHIVE} (or its "
-                            f"extracted {FOLDER}/) in {root}, or point --data-dir / "
+                            f"extracted {FOLDER}/) in {root}, or point --data-dir or "
                             "GANKIT_DATA_DIR at a folder holding cifar10/") from None
     return _read_archive(archive, names)
 

@@ -38,7 +38,7 @@ def load_faces(split: str = "train", data_dir: str | os.PathLike | None = None) 
         images, people = fetch_olivetti(str(home))
     except OSError as exc:  # URLError and friends are OSErrors
         raise DataError(f"the Olivetti faces are not in {home} and could not be downloaded "
-                        f"({exc}); run once with network access, or point --data-dir / "
+                        f"({exc}); run once with network access, or point --data-dir or "
                         "GANKIT_DATA_DIR at a folder holding olivetti/") from None
     images, people = np.asarray(images, np.float32), np.asarray(people, np.int64)
     if images.ndim != 3 or len(images) != len(people) or images.min() < 0 or images.max() > 1:

@@ -68,7 +68,7 @@ def ensure_files(data_dir: str | os.PathLike | None = None) -> Path:
             raise DataError(
                 f"MNIST file {name}.gz is not in {folder} and could not be downloaded "
                 f"({str(exc).split(';')[0]}); put the four files {wanted} in {folder}, "
-                "or point --data-dir / GANKIT_DATA_DIR at a folder holding mnist/") from None
+                "or point --data-dir or GANKIT_DATA_DIR at a folder holding mnist/") from None
     return folder
 
 
