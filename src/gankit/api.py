@@ -15,9 +15,9 @@ from typing import Any
 import torch
 
 from gankit import distributed
-from gankit.config import Config, build_config, merge, validate
+from gankit.config import Config, build_config, merge
 from gankit.errors import GankitError
-from gankit.games import GAMES, make_trainer
+from gankit.games import check_config, make_trainer
 from gankit.io.resume import (
     asked_values,
     resume_overrides,
@@ -101,9 +101,7 @@ def check(cfg: Config, processes: int = 1) -> None:
     """
     if processes < 1:
         raise GankitError(f"--nproc {processes} must be at least 1")
-    validate(cfg)
-    check_game, _ = GAMES[cfg.game.name]
-    check_game(cfg, processes > 1)
+    check_config(cfg, processes > 1)
     ctx = distributed.DistContext(world=processes)
     distributed.local_batch(cfg.train.batch_size, ctx)
     distributed.device_for(ctx, cfg.train.device)

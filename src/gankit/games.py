@@ -31,11 +31,17 @@ GAMES = {
 }
 
 
+def check_config(cfg: Config, distributed: bool = False) -> None:
+    """The config's cross-field rules, then what its game supports."""
+    validate(cfg)
+    check, _ = GAMES[cfg.game.name]
+    check(cfg, distributed)
+
+
 def build_game(cfg: Config, device: torch.device, distributed: bool = False) -> Game:
     """The configured game, its players initialised from the run's seed."""
-    validate(cfg)
-    check, construct = GAMES[cfg.game.name]
-    check(cfg, distributed)
+    check_config(cfg, distributed)
+    _, construct = GAMES[cfg.game.name]
     torch.manual_seed(cfg.train.seed)
     game = construct(cfg, device)
     cfg.data.color = resolved_color(cfg.data, game.data)  # config.toml: what the run trains on
@@ -47,7 +53,6 @@ def make_trainer(cfg: Config, run_dir: Path, resume_from: Path | None = None,
                  dist: DistContext | None = None) -> Trainer:
     """A trainer of the configured game in ``run_dir`` (resuming from a checkpoint if given)."""
     dist = dist or DistContext()
-    validate(cfg)
     device = device_for(dist, cfg.train.device) or resolve_device(cfg.train.device)
     color = cfg.data.color
     game = build_game(cfg, device, dist.active)
