@@ -26,6 +26,8 @@ def test_a_short_run_ends_with_a_final_grid_and_says_where_everything_is(short_r
     out, r = short_run
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["final.png"]
     assert (out / "samples" / "final.png").stat().st_size > 100
+    html = (out / "report.html").read_text()
+    assert 'alt="run epoch 2"' in html and "No sample grids yet" not in html  # the final grid
     last = r.stdout.strip().splitlines()[-4:]
     assert last[0].split() == ["samples:", str(out / "samples" / "final.png")]
     assert last[1].split() == ["report:", str(out / "report.html")]

@@ -193,6 +193,17 @@ class RunData:
         return "running or ended early"
 
 
+def _add_final_grids(run: RunData, samples: Path) -> None:
+    """The grid a run draws when it ends (samples/final.png), shown at its last epoch where no
+    epoch grid stands there already: a short run's only picture."""
+    epochs = [r["epoch"] for r in run.training if _number(r.get("epoch"))]
+    epochs += [e.epoch for e in run.events if e.epoch is not None]
+    last = int(max(epochs, default=0))
+    for name, grids in (("final.png", run.samples), ("final-raw.png", run.raw_samples)):
+        if (samples / name).is_file() and all(e != last for e, _ in grids):
+            grids.append((last, samples / name))
+
+
 def load_run(path: str | Path) -> RunData:
     """Read a run directory; refuse a path that is not one with one clear line."""
     path = Path(path)
@@ -224,6 +235,7 @@ def load_run(path: str | Path) -> RunData:
                          if (m := SAMPLE_NAME.search(p.name)))
     run.raw_samples = sorted((int(m.group(1)), p) for p in (path / "samples").glob("epoch-*.png")
                              if (m := RAW_SAMPLE_NAME.search(p.name)))
+    _add_final_grids(run, path / "samples")
     for p in sorted(path.rglob("*")):
         rel = p.relative_to(path)
         if not p.is_file() or rel.parts[0] in NOT_FIGURES or any(
