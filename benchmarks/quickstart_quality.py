@@ -5,10 +5,12 @@ split; its accuracy on the held-out test split is reported) labels 1,000 samples
 Reported per seed: the share of samples it labels with confidence >= 0.9, beside the same share
 for the held-out real digits; the class histogram of the confident samples (every class should
 hold >= 5% of all samples); and, against copying, the mean distance from each sample to its
-nearest training digit beside the same for held-out digits.
+nearest training digit beside the same for held-out digits. For a conditional G (the
+quickstart), sample i is asked for digit i mod 10, and the share of samples read as the digit
+they were asked for is reported too: every class present is then G's doing, not the labels'.
 
-    python benchmarks/quickstart_quality.py --seeds 1 2 3 --out runs/qs-quality
-    python benchmarks/quickstart_quality.py --seeds 1 2 3 --set train.ema=0 --out runs/qs-old
+    python benchmarks/quickstart_quality.py --seeds 11 12 13 --out runs/qs-quality
+    python benchmarks/quickstart_quality.py --preset paper-digits --seeds 11 12 13 --out runs/qp
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 import gankit
+from gankit.config import load_config_toml
 from gankit.data.digits import load_digits
+from gankit.data.ranges import to_unit
+from gankit.nets import generator_output
 
 CONFIDENT = 0.9
 SAMPLES = 1000
@@ -38,14 +43,19 @@ def digit_reader(seed: int = 0) -> tuple[LogisticRegression, float]:
     return clf, float(accuracy)
 
 
-def read(clf: LogisticRegression, images: np.ndarray) -> dict[str, object]:
-    """Confident share and the class histogram of the confident images (as shares of all)."""
+def read(clf: LogisticRegression, images: np.ndarray,
+         asked: np.ndarray | None = None) -> dict[str, object]:
+    """Confident share and the class histogram of the confident images (as shares of all);
+    with ``asked`` (a conditional G's labels), the share confidently read as the asked digit."""
     probs = clf.predict_proba(images.reshape(len(images), -1))
     confident = probs.max(1) >= CONFIDENT
     classes = probs.argmax(1)[confident]
     hist = np.bincount(classes, minlength=10) / len(images)
-    return {"confident": float(confident.mean()), "class_shares": hist.round(4).tolist(),
-            "smallest_class": float(hist.min())}
+    out = {"confident": float(confident.mean()), "class_shares": hist.round(4).tolist(),
+           "smallest_class": float(hist.min())}
+    if asked is not None:
+        out["read_as_asked"] = float((confident & (probs.argmax(1) == asked)).mean())
+    return out
 
 
 def nearest_distance(images: np.ndarray, train: np.ndarray) -> float:
@@ -76,14 +86,19 @@ def main() -> None:
         gankit.train(args.preset, out=out, sets=[*args.set, f"train.seed={seed}"],
                      progress=False)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        images = gankit.sample(out, SAMPLES, seed=10_000 + seed).numpy()
+        cfg = load_config_toml(out / "config.toml")
+        output = generator_output(cfg.model)
+        images = to_unit(gankit.sample(out, SAMPLES, seed=10_000 + seed), output).numpy()
+        classes = cfg.condition.classes  # gankit.sample asks for class i mod classes
+        asked = np.arange(SAMPLES) % classes if classes else None
         row = {"seed": seed, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
-               **read(clf, images), "nearest_train": nearest_distance(images, train)}
+               **read(clf, images, asked), "nearest_train": nearest_distance(images, train)}
         row["confident_vs_real"] = row["confident"] / real["confident"]
         rows.append(row)
         print(f"seed {seed}: {wall:.0f} s wall ({cpu:.0f} CPU-s); confident {row['confident']:.3f}"
               f" ({row['confident_vs_real']:.0%} of real); smallest class "
-              f"{row['smallest_class']:.3f}; nearest training digit {row['nearest_train']:.3f}")
+              f"{row['smallest_class']:.3f}; nearest training digit {row['nearest_train']:.3f}"
+              + (f"; read as asked {row['read_as_asked']:.3f}" if classes else ""))
     report = {"preset": args.preset, "sets": args.set, "reader_accuracy": accuracy,
               "real": real, "runs": rows, "versions": gankit.__version__,
               "torch_threads": torch.get_num_threads()}

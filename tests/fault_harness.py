@@ -334,7 +334,7 @@ def harness(trials: int, seed: int, work: Path, max_faults: int = 3) -> dict:
 
 
 def _train_argv(out: Path, sets: list[str]) -> list[str]:
-    return ["train", "--preset", "quickstart", "--quiet", "--out", str(out),
+    return ["train", "--preset", "paper-digits", "--quiet", "--out", str(out),
             *[a for s in sets for a in ("--set", s)]]
 
 

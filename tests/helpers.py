@@ -23,7 +23,7 @@ TINY = ["model.g_hidden=[64, 64]", "model.d_units=[32, 32]", "model.noise_dim=16
 
 
 def tiny_config(*sets: str) -> Config:
-    return build_config("quickstart", sets=[*TINY, *sets])
+    return build_config("paper-digits", sets=[*TINY, *sets])
 
 
 def batches(reals, labels=None) -> list[Batch]:

@@ -12,7 +12,7 @@ from helpers import cli_sets, gankit
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "run"
-    r = gankit("train", "--preset", "quickstart", "--epochs", "1", "--out", out, "--quiet",
+    r = gankit("train", "--preset", "paper-digits", "--epochs", "1", "--out", out, "--quiet",
                *cli_sets())
     assert r.returncode == 0, r.stderr
     assert "trained 1 epochs" in r.stdout
@@ -29,14 +29,14 @@ def test_presets_lists_one_line_each():
 
 @pytest.mark.parametrize("args, fragment", [
     (["train", "--preset", "nope"], "unknown preset 'nope'"),
-    (["train", "--preset", "quickstart", "--set", "game.d_steps=0"], "game.d_steps = 0"),
-    (["train", "--preset", "quickstart", "--set", "optim.lr=-0.1"], "optim.lr = -0.1"),
-    (["train", "--preset", "quickstart", "--set", "train.batch_size=0"], "train.batch_size"),
-    (["train", "--preset", "quickstart", "--epochs", "-1"], "train.epochs = -1"),
-    (["train", "--preset", "quickstart", "--set", "train.colour=1"], "unknown config key"),
+    (["train", "--preset", "paper-digits", "--set", "game.d_steps=0"], "game.d_steps = 0"),
+    (["train", "--preset", "paper-digits", "--set", "optim.lr=-0.1"], "optim.lr = -0.1"),
+    (["train", "--preset", "paper-digits", "--set", "train.batch_size=0"], "train.batch_size"),
+    (["train", "--preset", "paper-digits", "--epochs", "-1"], "train.epochs = -1"),
+    (["train", "--preset", "paper-digits", "--set", "train.colour=1"], "unknown config key"),
     (["train", "--config", "/no/such.toml"], "does not exist"),
     (["sample", "/no/such/run", "--out", "x.png"], "neither a run directory"),
-    (["train", "--preset", "quickstart", "--set", "speed.step=nope"], "speed.step = 'nope'"),
+    (["train", "--preset", "paper-digits", "--set", "speed.step=nope"], "speed.step = 'nope'"),
 ])
 def test_bad_input_one_line_exit_2(args, fragment, tmp_path):
     r = gankit(*args, "--quiet" if args[0] == "train" else "-n", *([] if args[0] == "train"
@@ -70,11 +70,11 @@ def test_sample_writes_grid_and_npy(run_dir, tmp_path):
 def test_resume_refuses_changed_config_and_existing_out_is_kept(run_dir):
     before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
     # The preset without the run's --set values asks for other models: each key is named.
-    r = gankit("train", "--resume", run_dir, "--preset", "quickstart", "--quiet")
+    r = gankit("train", "--resume", run_dir, "--preset", "paper-digits", "--quiet")
     assert r.returncode == 2 and "model.g_hidden (saved [64, 64], given [" in r.stderr
     r = gankit("train", "--resume", run_dir, "--set", "optim.lr=0.5", "--quiet")
     assert r.returncode == 2 and "optim.lr (saved 0.1, given 0.5)" in r.stderr
-    r = gankit("train", "--preset", "quickstart", "--out", run_dir, "--quiet", *cli_sets())
+    r = gankit("train", "--preset", "paper-digits", "--out", run_dir, "--quiet", *cli_sets())
     assert r.returncode == 2 and "already exists" in r.stderr
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
 
@@ -105,7 +105,7 @@ def test_damaged_checkpoint_is_named(run_dir, tmp_path):
 
 
 def test_divergence_exits_1(tmp_path):
-    r = gankit("train", "--preset", "quickstart", "--out", tmp_path / "r", "--epochs", "2",
+    r = gankit("train", "--preset", "paper-digits", "--out", tmp_path / "r", "--epochs", "2",
                "--quiet", *cli_sets("optim.lr=1e30", "optim.momentum_start=0.9",
                                  "optim.momentum_end=0.9"))
     assert r.returncode == 1, r.stderr

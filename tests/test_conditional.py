@@ -139,9 +139,9 @@ def test_bad_condition_settings_are_refused_before_training(tmp_path, sets, mess
 
 def test_condition_values_are_validated():
     with pytest.raises(ConfigError, match="is not one of"):
-        build_config("quickstart", sets=["condition.d_input='sideways'"])
+        build_config("paper-digits", sets=["condition.d_input='sideways'"])
     with pytest.raises(ConfigError, match="out of range"):
-        build_config("quickstart", sets=["condition.aux_weight=-1"])
+        build_config("paper-digits", sets=["condition.aux_weight=-1"])
 
 
 def test_conditional_training_resumes_bit_identical_and_draws_classes(tmp_path):

@@ -22,7 +22,7 @@ def test_defaults_are_the_papers_mnist_configuration():
 def test_layers_apply_in_order(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text("[train]\nepochs = 7\nbatch_size = 20\n")
-    c = build_config("quickstart", f, ["train.epochs=9", "game.schedule=alternating"])
+    c = build_config("paper-digits", f, ["train.epochs=9", "game.schedule=alternating"])
     assert c.data.name == "digits"  # preset
     assert c.train.batch_size == 20  # file over preset
     assert c.train.epochs == 9  # --set over file
@@ -30,7 +30,7 @@ def test_layers_apply_in_order(tmp_path):
 
 
 def test_saved_toml_round_trips(tmp_path):
-    c = build_config("quickstart", sets=["optim.lr=0.03"])
+    c = build_config("paper-digits", sets=["optim.lr=0.03"])
     (tmp_path / "config.toml").write_text(c.to_toml())
     assert load_config_toml(tmp_path / "config.toml") == c
 
@@ -71,7 +71,7 @@ def test_unknown_preset_and_bad_files(tmp_path):
 
 
 def test_presets_are_listed_and_valid():
-    assert {"quickstart", "paper-mnist"} <= set(preset_names())
+    assert {"paper-digits", "paper-mnist"} <= set(preset_names())
     for name in preset_names():
         assert dataclasses.is_dataclass(build_config(name))
 

@@ -53,12 +53,12 @@ def test_two_processes_compute_the_one_process_update_paper_mnist(mnist_root, tm
 
 def test_resume_across_process_counts_alternating(tmp_path):
     sets = _sets("game.schedule=alternating", "game.d_steps=2")
-    whole = gankit("train", "--preset", "quickstart", "--epochs", "2", "--out", tmp_path / "w",
+    whole = gankit("train", "--preset", "paper-digits", "--epochs", "2", "--out", tmp_path / "w",
                    "--quiet", *sets)
     assert whole.returncode == 0, whole.stderr
     for first, second, name in ((2, 1, "2to1"), (1, 2, "1to2")):
         nproc = ["--nproc", str(first)] if first > 1 else []
-        r = gankit("train", *nproc, "--preset", "quickstart", "--epochs", "1",
+        r = gankit("train", *nproc, "--preset", "paper-digits", "--epochs", "1",
                    "--out", tmp_path / name, "--quiet", *sets)
         assert r.returncode == 0, r.stderr
         nproc = ["--nproc", str(second)] if second > 1 else []
@@ -68,7 +68,7 @@ def test_resume_across_process_counts_alternating(tmp_path):
 
 
 def test_global_batch_must_split_evenly(tmp_path):
-    r = gankit("train", "--nproc", "2", "--preset", "quickstart", "--out", tmp_path / "r",
+    r = gankit("train", "--nproc", "2", "--preset", "paper-digits", "--out", tmp_path / "r",
                "--quiet", *_sets("train.batch_size=51"))
     assert r.returncode == 2
     assert "must be divisible by the 2 processes" in r.stderr
@@ -93,7 +93,7 @@ def test_killing_one_rank_ends_the_job_with_an_error(tmp_path):
     out = tmp_path / "r"
     env = {**os.environ, "GANKIT_DIST_TIMEOUT": "60"}
     proc = subprocess.Popen([sys.executable, "-m", "gankit", "train", "--nproc", "2",
-                             "--preset", "quickstart", "--epochs", "0", "--out", str(out),
+                             "--preset", "paper-digits", "--epochs", "0", "--out", str(out),
                              "--quiet", *_sets()], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -201,9 +201,9 @@ def test_two_processes_match_one_conditional_with_periodic_evaluation(tmp_path):
     and scores the 1-process samples."""
     sets = ["condition.classes=10", "condition.aux_weight=0.5", "train.epochs=1",
             "train.sample_every=0", "eval.every=1", "eval.metrics='parzen'", "eval.samples=301"]
-    api.train(config=build_config("quickstart", sets=[*TINY, *sets]), out=tmp_path / "one",
+    api.train(config=build_config("paper-digits", sets=[*TINY, *sets]), out=tmp_path / "one",
               progress=False)
-    two = gankit("train", "--nproc", "2", "--preset", "quickstart", "--out", tmp_path / "two",
+    two = gankit("train", "--nproc", "2", "--preset", "paper-digits", "--out", tmp_path / "two",
                  "--quiet", *_sets(*sets))
     assert two.returncode == 0, two.stderr
     _assert_close(tmp_path / "one", tmp_path / "two", tol=1e-5)
@@ -220,7 +220,7 @@ def test_sample_shares_rebuild_the_one_process_samples(monkeypatch):
 
     assert [DistContext(r, 4).rows(5) for r in range(4)] == [(0, 2), (2, 4), (4, 5), (5, 5)]
     torch.manual_seed(0)
-    g = build_generator(build_config("quickstart", sets=TINY).model, (1, 8, 8)).eval()
+    g = build_generator(build_config("paper-digits", sets=TINY).model, (1, 8, 8)).eval()
     whole = api.sample(g, 7, seed=3, batch_size=2)
     monkeypatch.setattr(DistContext, "gather_rows", lambda self, part, n: part)
     shares = [api.sample(g, 7, seed=3, batch_size=2, dist=DistContext(r, 4)) for r in range(4)]

@@ -250,7 +250,7 @@ def test_two_processes_keep_the_one_process_average(tmp_path):
     env = {**os.environ, "GANKIT_DIST_TIMEOUT": "60"}
     args = [a for s in (*TINY, *sets) for a in ("--set", s)]
     two = subprocess.run([sys.executable, "-m", "gankit", "train", "--nproc", "2", "--preset",
-                          "quickstart", "--out", str(tmp_path / "two"), "--quiet", *args],
+                          "paper-digits", "--out", str(tmp_path / "two"), "--quiet", *args],
                          env=env, capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, two.stderr
     a, b = (_tensors(tmp_path / d)[0] for d in ("one", "two"))

@@ -37,7 +37,7 @@ assignments = st.one_of(st.builds(lambda k, v: f"{k}={v}", keys, toml_values),
 @given(st.lists(assignments, max_size=4))
 def test_any_set_values_give_a_config_or_one_config_error(sets):
     try:
-        cfg = build_config("quickstart", sets=sets)
+        cfg = build_config("paper-digits", sets=sets)
     except ConfigError as exc:
         assert "\n" not in str(exc) and str(exc)
         return
@@ -60,7 +60,7 @@ flags = st.sampled_from(["--preset", "--config", "--set", "--out", "--epochs", "
                          "--device", "--data-dir", "--resume", "--quiet", "-n", "--npy",
                          "--help-me", "-x", "--"])
 words = st.one_of(assignments, toml_values, st.sampled_from(
-    ["quickstart", "paper-mnist", "nope", "runs/x", "/no/such", "a\x00b", "-1", "0", "5",
+    ["paper-digits", "paper-mnist", "nope", "runs/x", "/no/such", "a\x00b", "-1", "0", "5",
      "cpu", "cuda", "mps", "auto", "train", "sample", "presets"]),
     st.text(alphabet=string.printable, max_size=10), st.text(max_size=6))
 argvs = st.tuples(st.sampled_from(["train", "sample", "presets", "nope", ""]),
@@ -92,7 +92,7 @@ def test_any_command_line_exits_cleanly_with_one_line(argv, tmp_path, monkeypatc
     (["train", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
     (["sample"], "the following arguments are required: source"),
     (["launch"], "argument command: invalid choice: 'launch'"),
-    (["train", "--out", "a\x00b", "--preset", "quickstart"], "a\\x00b"),
+    (["train", "--out", "a\x00b", "--preset", "paper-digits"], "a\\x00b"),
     (["train", "--config", "a\x00b"], "a\\x00b"),
     (["train", "--resume", "a\x00b"], "a\\x00b"),
     (["train", "--set", 'data.data_dir="a\\u0000b"'], "holds a NUL character"),

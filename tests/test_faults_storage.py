@@ -66,7 +66,7 @@ def test_a_real_file_size_limit_gives_one_line_and_no_half_checkpoint(tmp_path):
             "resource.setrlimit(resource.RLIMIT_FSIZE, (40000, 40000)); "
             "from gankit.cli import main; sys.exit(main(sys.argv[1:]))")
     sets = [a for s in TINY for a in ("--set", s)]
-    r = subprocess.run([sys.executable, "-c", code, "train", "--preset", "quickstart",
+    r = subprocess.run([sys.executable, "-c", code, "train", "--preset", "paper-digits",
                         "--epochs", "2", "--quiet", "--out", str(run), *sets],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 1, r.stderr

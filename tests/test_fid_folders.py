@@ -230,3 +230,26 @@ def test_bad_inputs_give_one_line_and_write_nothing(case, fragment, root, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("gankit: error: ") and fragment in err
     assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+def test_inception_compares_two_folders_through_torch_fidelity(root, capsys, monkeypatch,
+                                                                tmp_path):
+    """The Inception route of `gankit fid`, with a stand-in network in torch-fidelity's place
+    (its weights are not here): the folders' own pixels reach it as uint8 RGB."""
+    from safetensors.torch import save_file
+    from test_metrics_inception import StandIn, _fake_fidelity, _stand_in_state
+
+    _fake_fidelity(monkeypatch)
+    weights = tmp_path / "inception.safetensors"
+    save_file(_stand_in_state(), str(weights))
+    StandIn.seen.clear()
+    same, other = tmp_path / "same.json", tmp_path / "other.json"
+    for b, out in (("rgb", same), ("circles", other)):
+        code, stdout, err = fid(capsys, root / "rgb", root / b, "--features", "inception",
+                                "--features-path", weights, "--out", out)
+        assert code == 0, err
+    pixels = torch.cat(StandIn.seen[:2])  # the first call: folder a, then folder b
+    assert pixels.dtype == torch.uint8 and pixels.shape == (120, 3, 16, 16)
+    assert torch.equal(pixels[:60], pixels[60:])
+    assert abs(values(same)["fid"]) < 1e-3 and values(other)["fid"] > 1
+    assert json.loads(same.read_text())["feature_network"]["name"] == "inception"

@@ -24,7 +24,7 @@ def short_run(tmp_path_factory):
 
 def test_a_short_run_ends_with_a_final_grid_and_says_where_everything_is(short_run):
     out, r = short_run
-    assert sorted(p.name for p in (out / "samples").iterdir()) == ["final.png"]
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["final-raw.png", "final.png"]
     assert (out / "samples" / "final.png").stat().st_size > 100
     html = (out / "report.html").read_text()
     assert 'alt="run epoch 2"' in html and "No sample grids yet" not in html  # the final grid
@@ -56,7 +56,7 @@ class _StopAt(Callback):
 
 
 def test_a_stopped_run_draws_its_final_grid_too(tmp_path):
-    result = api.train("quickstart", out=tmp_path / "r", sets=[*TINY, "train.sample_every=0"],
+    result = api.train("paper-digits", out=tmp_path / "r", sets=[*TINY, "train.sample_every=0"],
                        progress=False, callbacks=[_StopAt(5)])
     assert result.stopped_by is not None and result.epoch == 0  # mid-epoch, at no grid
     assert result.samples == tmp_path / "r" / "samples" / "final.png"
@@ -65,7 +65,7 @@ def test_a_stopped_run_draws_its_final_grid_too(tmp_path):
 
 def test_a_diverged_run_draws_no_final_grid(tmp_path):
     with pytest.raises(DivergenceError):
-        api.train("quickstart", out=tmp_path / "r", progress=False,
+        api.train("paper-digits", out=tmp_path / "r", progress=False,
                   sets=[*TINY, "train.sample_every=0", "optim.lr=1e30",
                         "optim.momentum_start=0.9", "optim.momentum_end=0.9"])
     assert not (tmp_path / "r" / "samples" / "final.png").exists()
@@ -97,7 +97,7 @@ def test_a_real_difference_is_refused_naming_each_key_and_both_values(short_run)
                                      "optim.lr=0.5"), "--resume", out)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("gankit: error: ")
-    assert "differs in optim.lr (saved 0.1, given 0.5); train.seed (saved 0, given 4);" \
+    assert "differs in optim.lr (saved 0.0002, given 0.5); train.seed (saved 0, given 4);" \
         in r.stderr
     r = gankit("train", "--resume", out, "--out", out.parent / "elsewhere", "--quiet")
     assert r.returncode == 2 and "is not the run --resume" in r.stderr
@@ -127,7 +127,7 @@ def test_asked_values_leave_out_what_a_resumed_run_may_change():
     assert changes == ["speed.threads=2", "train.epochs=9"] and matches == ["optim.lr=0.5"]
     assert asked_values(None, None, ["optim.lr=0.5", "train.seed=3"]) == {
         "optim.lr": 0.5, "train.seed": 3}
-    whole = asked_values("quickstart", None, [])
+    whole = asked_values("paper-digits", None, [])
     assert whole["data.name"] == "digits" and whole["train.batch_size"] == 50
     assert not any(k.startswith("speed.") or k in ("train.epochs", "train.device")
                    for k in whole)
@@ -141,7 +141,7 @@ def test_asked_values_leave_out_what_a_resumed_run_may_change():
     (["game.schedule=simultaneous", "game.d_steps=2"], "game.d_steps = 2 needs"),
 ])
 def test_nproc_checks_the_config_before_any_worker_starts(sets, fragment, tmp_path):
-    r = gankit("train", "--nproc", "2", "--preset", "quickstart", "--out", tmp_path / "r",
+    r = gankit("train", "--nproc", "2", "--preset", "paper-digits", "--out", tmp_path / "r",
                "--quiet", *[a for s in sets for a in ("--set", s)], cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     assert r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
@@ -167,7 +167,7 @@ def test_check_splits_the_global_batch_and_counts_processes():
     from gankit.config import build_config
     from gankit.errors import ConfigError, GankitError
 
-    cfg = build_config("quickstart", sets=["train.batch_size=50"])
+    cfg = build_config("paper-digits", sets=["train.batch_size=50"])
     api.check(cfg, 2)  # 25 each
     with pytest.raises(ConfigError, match="divisible by the 3 processes"):
         api.check(cfg, 3)
@@ -337,7 +337,7 @@ seen.append(settings())
 out = sys.argv[1]
 sets = [*sys.argv[2:], "train.max_steps=3", "speed.threads=1", "speed.flush_denormal=true",
         "report.html=true"]
-gankit.train("quickstart", out=out + "/digits", sets=sets, progress=False)
+gankit.train("paper-digits", out=out + "/digits", sets=sets, progress=False)
 gankit.train("toy-ring8", out=out + "/toy", sets=sets[-4:], progress=False)
 memorisation_figure(Memorisation(np.ones(5), np.ones(5) * 2), out + "/memo.png")
 seen.append(settings())

@@ -54,12 +54,12 @@ def test_auto_turns_the_monitor_on_exactly_where_a_reader_knows_the_modes():
     assert on["toy-grid25"].reader.modes_total == 25
     assert isinstance(on["toy-ring8"].reader, MixtureReader)
     # No reader (8x8 digits, RGB photos, MNIST resized), one mode, no noise (DiscoGAN): off.
-    for preset, sets in (("quickstart", []), ("dcgan-cifar10", []), ("figure1", []),
+    for preset, sets in (("paper-digits", []), ("dcgan-cifar10", []), ("figure1", []),
                          ("paper-mnist", ["data.image_size=32"]), ("discogan-toy", []),
                          ("discogan-mnist-invert", [])):
         assert _monitor(preset, *sets) is None, preset
     # Asked for explicitly: on anywhere, pixel diversity where no reader exists.
-    explicit = _monitor("quickstart", "monitor.collapse_every=7")
+    explicit = _monitor("paper-digits", "monitor.collapse_every=7")
     assert explicit.every == 7 and explicit.reader is None
     assert _monitor("paper-mnist", "monitor.collapse_every=0") is None
 

@@ -196,7 +196,7 @@ def test_unsupported_models_are_reported():
     assert supports(*fine, PLAIN)
     for changed in (["g_activations=['relu', 'sigmoid']"], ["g_output='linear'"],
                     ["d_max_col_norm=1.9"]):
-        cfg = build_config("quickstart", sets=[f"model.{c}" for c in changed]).model
+        cfg = build_config("paper-digits", sets=[f"model.{c}" for c in changed]).model
         cfg.noise_dim, cfg.g_hidden, cfg.d_units = 5, [7, 6], [4, 3]
         pair = (build_generator(cfg, SHAPE), build_discriminator(cfg, SHAPE))
         assert not supports(*pair, PLAIN), changed
@@ -219,7 +219,7 @@ def test_fused_step_draws_from_the_shared_stream():
 
 
 def _config(*sets):
-    return build_config("quickstart", sets=list(sets))
+    return build_config("paper-digits", sets=list(sets))
 
 
 def _run(step, g, d, steps=3, seed=0):
