@@ -387,3 +387,17 @@ def test_mode_map_reads_off_bijections_and_collapse():
     assert m.on_mode > 0.99 and m.purity > 0.99
     collapsed, *_ = mode_map(Relation(lambda p: torch.zeros_like(p) + 1.0), per_mode=50)
     assert collapsed.distinct_targets == 1 and collapsed.targets == [2] * 8  # (1, 1) is mode 2
+
+
+def test_translate_uses_the_averaged_maps_unless_raw(tmp_path, capsys):
+    run = train(config=_folder_config(tmp_path, "train.epochs=1", "train.ema=0.9"),
+                out=tmp_path / "run", progress=False).run_dir
+    figures = {}
+    for flags in ([], ["--raw"]):
+        out = tmp_path / f"fig{len(flags)}.png"
+        assert main(["translate", str(run), "--from", "A", "--images", str(tmp_path / "A"),
+                     "--out", str(out), "-n", "4", *flags]) == 0
+        figures[len(flags)] = np.asarray(Image.open(out))
+    # the first column of each triple is the input itself, the same in both figures
+    assert figures[0].shape == figures[1].shape and not np.array_equal(figures[0], figures[1])
+    assert np.array_equal(figures[0][:, :80], figures[1][:, :80])

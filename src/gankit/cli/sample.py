@@ -35,7 +35,8 @@ def _sample(args: argparse.Namespace) -> int:
 def _translate(args: argparse.Namespace) -> int:
     from gankit.discogan.translate import translate_to_figure
 
-    path, n = translate_to_figure(args.checkpoint, args.source, args.out, args.images, args.n)
+    path, n = translate_to_figure(args.checkpoint, args.source, args.out, args.images, args.n,
+                                  raw=args.raw)
     print(f"wrote {path} ({n} images from domain {args.source}: input, translation, "
           "reconstruction)")
     return 0
@@ -64,4 +65,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="image files or folders (default: the run's built-in test images)")
     tr.add_argument("--out", type=Path, required=True, help="the figure (PNG) to write")
     tr.add_argument("-n", type=int, default=24, help="at most this many images")
+    tr.add_argument("--raw", action="store_true", help=RAW_HELP)
     tr.set_defaults(func=_translate)

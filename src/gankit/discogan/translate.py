@@ -44,11 +44,12 @@ def read_images(paths: list[str | os.PathLike], size: int, channels: int) -> tor
 
 def translate_to_figure(checkpoint: str | os.PathLike, source: str, out: str | os.PathLike,
                         images: list[str | os.PathLike] | None = None, n: int = 24,
-                        per_row: int = 4) -> tuple[Path, int]:
-    """Write the side-by-side figure; returns its path and the number of images translated."""
+                        per_row: int = 4, raw: bool = False) -> tuple[Path, int]:
+    """Write the side-by-side figure; returns its path and the number of images translated.
+    The maps are their moving averages where the run kept them (train.ema), unless ``raw``."""
     if source not in DIRECTIONS:
         raise GankitError(f"--from {source!r}: choose A or B (the domain the images come from)")
-    g, cfg = load_translators(checkpoint)
+    g, cfg = load_translators(checkpoint, raw)
     if cfg.discogan.arch == "mlp":
         raise GankitError("this run maps 2-D points, not images; its maps are drawn by "
                           "benchmarks/discogan_toy.py")
