@@ -29,6 +29,7 @@ PIECES = {
     "ttur": ["optim.d_lr=0.002", "optim.g_beta1=0.0"],
     "pack": ["game.pack=4"],
     "minibatch-std": ["model.d_minibatch_std=4"],
+    "augment": ['data.augment=["color", "translation", "cutout"]'],
 }
 
 

@@ -44,6 +44,9 @@ class DataConfig:
     color: str = field(default="auto", metadata=_choice("auto", "grey", "rgb"))
     gcn: bool = False  # global contrast normalisation (the paper's CIFAR-10 models)
     gcn_scale: float = field(default=55.0, metadata=_range(0, lo_open=True))
+    # DiffAugment: transforms of every image D sees, real and fake (gankit.core.augment)
+    augment: list[str] = field(default_factory=list,
+                               metadata={"items": ("color", "translation", "cutout")})
 
 
 @dataclass

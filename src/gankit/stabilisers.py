@@ -17,9 +17,11 @@ if TYPE_CHECKING:
 
 
 def stabilisers_on(cfg: Config) -> list[str]:
-    """The keys of the losses, regularisers and anti-collapse pieces this config turns on."""
+    """The keys of the losses, regularisers, augmentation and anti-collapse pieces this config
+    turns on."""
     model, game = cfg.model, cfg.game
     on = [("game.loss", game.loss != "gan"), ("game.pack", game.pack > 1),
+          ("data.augment", bool(cfg.data.augment)),
           ("model.d_spectral_norm", model.d_spectral_norm),
           ("model.d_minibatch_std", model.d_minibatch_std > 0)]
     on += [(f"reg.{f.name}", getattr(cfg.reg, f.name) > 0)
@@ -59,6 +61,9 @@ def check_stabilisers(cfg: Config) -> None:
     if cfg.speed.compile and (reg.r1 or reg.r2 or reg.gp):
         raise ConfigError("reg.r1, reg.r2 and reg.gp differentiate twice, which speed.compile "
                           "does not; set speed.compile = false")
+    if cfg.data.augment and model.arch == "toy":
+        raise ConfigError(f"data.augment transforms images; data.name = {cfg.data.name!r} is "
+                          "points: set data.augment = []")
     if model.d_spectral_norm and model.d_max_col_norm:
         raise ConfigError("model.d_spectral_norm and model.d_max_col_norm both constrain D's "
                           "weights; keep one")

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from gankit.config import Config
+from gankit.core.augment import augmentation
 from gankit.core.game import Batch
 from gankit.core.losses import GENERATOR_LOSSES, loss_pair
 from gankit.core.objective import GanObjective
@@ -29,11 +30,13 @@ PLOT_POINTS = 2000  # samples drawn in the figure of a 1-D or 2-D game
 
 
 def gan_objective(cfg: Config) -> GanObjective:
-    """The objective of ``game.loss`` / ``game.g_loss`` with the regularisers of ``[reg]``."""
+    """The objective of ``game.loss`` / ``game.g_loss`` with the regularisers of ``[reg]`` and
+    the augmentation of ``data.augment``."""
     reg = cfg.reg
     return GanObjective(GENERATOR_LOSSES[cfg.game.g_loss], cfg.condition.aux_weight,
                         loss_pair(cfg.game.loss, cfg.game.g_loss, reg.label_smoothing),
-                        Regularisers(reg.r1, reg.r2, reg.gp, reg.every, reg.instance_noise))
+                        Regularisers(reg.r1, reg.r2, reg.gp, reg.every, reg.instance_noise),
+                        augmentation(cfg.data.augment))
 
 
 def check_config(cfg: Config, distributed: bool) -> None:

@@ -8,11 +8,13 @@ and G's loss (reusing D's forward pass on the fakes when the schedule has one).
 another pair of D and G losses, ``game.loss``: ``gankit.core.losses``), plus the class term of
 an AC-GAN discriminator (weight ``condition.aux_weight``) when the batch carries labels: fake
 samples then get classes drawn uniformly, and G and D receive them. D's loss adds the
-regularisers of ``[reg]`` (``gankit.core.penalties``).
+regularisers of ``[reg]`` (``gankit.core.penalties``); D judges its inputs through
+``data.augment``'s transforms (``gankit.core.augment``) when they are on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 import torch
@@ -56,20 +58,28 @@ class Fakes(NamedTuple):
 
 class GanObjective:
     """V(D, G) with ``adversarial`` as G's loss and an optional AC-GAN class term; ``losses``
-    replaces the pair of losses (G's loss stays ``adversarial`` for the 'gan' pair) and ``reg``
-    adds D's regularisers."""
+    replaces the pair of losses (G's loss stays ``adversarial`` for the 'gan' pair), ``reg``
+    adds D's regularisers and ``augment`` transforms every image D judges."""
 
     def __init__(self, adversarial: GLoss, aux_weight: float = 0.0,
-                 losses: LossPair | None = None, reg: Regularisers | None = None) -> None:
+                 losses: LossPair | None = None, reg: Regularisers | None = None,
+                 augment: Callable[[Tensor], Tensor] | None = None) -> None:
         self.adversarial = adversarial
         self.aux_weight = aux_weight
         self.losses = losses or LossPair(discriminator_loss, lambda real, fake: adversarial(fake))
         self.reg = reg or Regularisers()
+        self.augment = augment
 
     @property
     def plain(self) -> bool:
-        """The paper's game: no other loss pair, no regulariser (what the fused step writes)."""
-        return self.losses.d is discriminator_loss and not self.reg.active
+        """The paper's game: no other loss pair, no regulariser, no augmentation (what the
+        fused step writes)."""
+        return (self.losses.d is discriminator_loss and not self.reg.active
+                and self.augment is None)
+
+    def _seen(self, x: Tensor) -> Tensor:
+        """An input as D sees it: augmented, then with instance noise (each when on)."""
+        return instance_noise(self.augment(x) if self.augment else x, self.reg.noise)
 
     def generate(self, g: Player, batch: Any, wrapped: bool = True) -> Fakes:
         labels = _fake_labels(g, batch.labels)
@@ -82,8 +92,8 @@ class GanObjective:
         due = (reg.r1 or reg.r2 or reg.gp) and reg.due(d)
         real_x = reg.inputs(batch.real, bool(due and reg.r1))
         fake_x = reg.inputs(fakes.images, bool(due and reg.r2))
-        real_logits, real_cls = _discriminate(d, instance_noise(real_x, reg.noise), batch.labels)
-        fake_logits, fake_cls = _discriminate(d, instance_noise(fake_x, reg.noise), fakes.labels)
+        real_logits, real_cls = _discriminate(d, self._seen(real_x), batch.labels)
+        fake_logits, fake_cls = _discriminate(d, self._seen(fake_x), fakes.labels)
         loss = self.losses.d(real_logits, fake_logits)
         if real_cls is not None:
             loss = loss + self.aux_weight * 0.5 * (auxiliary_class_loss(real_cls, batch.labels)
@@ -95,15 +105,15 @@ class GanObjective:
 
     def g_loss(self, d: Player, batch: Any, fakes: Fakes, terms: DTerms | None) -> Tensor:
         fake_logits, fake_cls = (terms.reuse if terms is not None else _discriminate(
-            d, instance_noise(fakes.images, self.reg.noise), fakes.labels, wrapped=False))
+            d, self._seen(fakes.images), fakes.labels, wrapped=False))
         real_logits = None
         if self.losses.g_needs_real:  # D's scores of the reals are constants to G
             if terms is not None:
                 real_logits = terms.real_logits.detach()
             else:
                 with torch.no_grad():
-                    real_logits = _discriminate(d, instance_noise(batch.real, self.reg.noise),
-                                                batch.labels, wrapped=False)[0]
+                    real_logits = _discriminate(d, self._seen(batch.real), batch.labels,
+                                                wrapped=False)[0]
         loss = (self.adversarial(fake_logits) if self.losses.name == "gan"
                 else self.losses.g(real_logits, fake_logits))
         if fake_cls is not None:
