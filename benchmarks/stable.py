@@ -1,0 +1,147 @@
+"""The stable presets on the 2-D mixtures: each seed trained and scored as a user would.
+
+Every run is ``gankit.train(preset, sets=[train.seed=s, speed.threads=1])`` followed by
+``gankit.sample`` (the EMA generator when the preset keeps one) and
+gankit.metrics.mode_coverage on 2,500 samples; the process CPU time of the training call is
+the run's cost. Prints one Markdown table (per seed, then mean +- std) and writes the runs'
+numbers to ``--out/<preset>.json``. ``--ablation`` trains the preset with one piece removed
+at a time (a variant that changes nothing in the preset's config is skipped) and prints which
+piece moves which number; each variant's JSON is ``--out/<preset>--<variant>.json``, and a
+variant already measured on these seeds (or more) is read back rather than trained again.
+
+    python benchmarks/stable.py --preset ring8-stable --seeds 10 11 12 13 14 --out runs/stable
+    python benchmarks/stable.py --preset grid25-stable --ablation --seeds 10 11 --out runs/stable
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from collapse import SAMPLES, summarise
+
+import gankit
+from gankit.config import build_config
+from gankit.data.toy import distribution
+from gankit.metrics.mode_coverage import mode_coverage
+
+# variant -> (what it removes or changes, overrides on the preset)
+ABLATIONS: dict[str, tuple[str, list[str]]] = {
+    "preset": ("the preset as shipped", []),
+    "no-ema": ("last iterate of G instead of its EMA", ["train.ema=0.0"]),
+    "no-r1r2": ("no R1 / R2 gradient penalties", ["reg.r1=0.0", "reg.r2=0.0"]),
+    "gan-loss": ("the standard GAN loss (non-saturating G) instead of rpgan",
+                 ["game.loss='gan'"]),
+    "tanh-D": ("tanh D instead of ReLU", ["model.d_activation='tanh'"]),
+    "no-decay": ("constant learning rate (no decay)", ["optim.lr_decay=1.0"]),
+    "pack4": ("PacGAN: D judges 4 samples at once (added, not removed)", ["game.pack=4"]),
+    "half-steps": ("half the preset's training steps", []),  # filled in from the preset
+}
+
+
+def variant_sets(preset: str, name: str) -> list[str]:
+    if name == "half-steps":
+        return [f"train.max_steps={build_config(preset).train.max_steps // 2}"]
+    return ABLATIONS[name][1]
+
+
+def changes_preset(preset: str, sets: list[str]) -> bool:
+    return build_config(preset, sets=sets).to_dict() != build_config(preset).to_dict()
+
+
+def run_seed(preset: str, seed: int, sets: list[str], run_dir: Path) -> dict:
+    """Train one seed with the ordinary API; its scores, CPU seconds and steps."""
+    start = time.process_time()
+    result = gankit.train(preset, out=run_dir, progress=False,
+                          sets=[*sets, f"train.seed={seed}", "speed.threads=1"])
+    seconds = time.process_time() - start
+    if result.stopped_by is not None:
+        raise SystemExit(f"{run_dir} stopped by a signal")
+    dist = distribution(build_config(preset).data.name)
+    samples = gankit.sample(run_dir, SAMPLES, seed=10_000 + seed)
+    cov = mode_coverage(samples, dist.modes, dist.std)
+    return {**cov.as_dict(), "seed": seed, "cpu_seconds": round(seconds, 1),
+            "steps": result.step}
+
+
+def measure(preset: str, variant: str, seeds: list[int], out: Path) -> dict:
+    """Every seed of one variant (read back from its JSON when already measured)."""
+    sets = variant_sets(preset, variant)
+    path = out / (f"{preset}.json" if variant == "preset" else f"{preset}--{variant}.json")
+    if path.exists():
+        old = json.loads(path.read_text())
+        done = {r["seed"]: r for r in old["runs"]}
+        if old["sets"] == sets and set(seeds) <= set(done):
+            return summary(preset, variant, sets, [done[s] for s in seeds])
+    rows = []
+    for seed in seeds:
+        rows.append(run_seed(preset, seed, sets, out / "runs" / f"{preset}--{variant}-{seed}"))
+        print(f"{preset} {variant} seed {seed}: {rows[-1]}", flush=True)
+    result = summary(preset, variant, sets, rows)
+    path.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def summary(preset: str, variant: str, sets: list[str], rows: list[dict]) -> dict:
+    cpu = [r["cpu_seconds"] for r in rows]
+    return {"preset": preset, "variant": variant, "what": ABLATIONS[variant][0], "sets": sets,
+            "runs": rows, **summarise(rows), "cpu_seconds_max": max(cpu),
+            "cpu_seconds_mean": sum(cpu) / len(cpu)}
+
+
+def print_seeds(r: dict) -> None:
+    k = r["runs"][0]["modes_total"]
+    print(f"\n{r['preset']}: {SAMPLES:,} samples per run; high quality: within 3 std of the "
+          f"nearest mode; a mode counts with >= {1 / (4 * k):.1%} of the samples")
+    print(f"| seed | modes (of {k}) | high quality | KL to uniform | CPU s | steps |")
+    print("|---|---|---|---|---|---|")
+    for row in r["runs"]:
+        print(f"| {row['seed']} | {row['modes_covered']} | {row['high_quality']:.1%} | "
+              f"{row['kl_to_uniform']:.3f} | {row['cpu_seconds']:.0f} | {row['steps']} |")
+    print(f"| mean +- std | {r['modes_covered']:.1f} +- {r['modes_covered_std']:.1f} | "
+          f"{r['high_quality']:.1%} +- {r['high_quality_std']:.1%} | {r['kl_to_uniform']:.3f} "
+          f"+- {r['kl_to_uniform_std']:.3f} | {r['cpu_seconds_mean']:.0f} (max "
+          f"{r['cpu_seconds_max']:.0f}) | |")
+
+
+def print_ablation(results: list[dict]) -> None:
+    k = results[0]["runs"][0]["modes_total"]
+    print(f"\n{results[0]['preset']}, one piece changed at a time: mean over seeds "
+          f"{', '.join(str(row['seed']) for row in results[0]['runs'])} (per seed in brackets)")
+    print(f"| variant | what | modes (of {k}) | high quality | KL to uniform | CPU s |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        modes = ", ".join(str(row["modes_covered"]) for row in r["runs"])
+        hq = ", ".join(f"{row['high_quality']:.1%}" for row in r["runs"])
+        kl = ", ".join(f"{row['kl_to_uniform']:.3f}" for row in r["runs"])
+        print(f"| {r['variant']} | {r['what']} | {r['modes_covered']:.1f} ({modes}) | "
+              f"{r['high_quality']:.1%} ({hq}) | {r['kl_to_uniform']:.3f} ({kl}) | "
+              f"{r['cpu_seconds_mean']:.0f} |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", required=True)
+    p.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12, 13, 14])
+    p.add_argument("--out", type=Path, default=Path("runs/stable"))
+    p.add_argument("--ablation", action="store_true",
+                   help="also train the variants of ABLATIONS, one piece changed at a time")
+    p.add_argument("--variants", nargs="*", default=list(ABLATIONS)[1:],
+                   choices=list(ABLATIONS)[1:], help="the variants --ablation trains")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    full = measure(args.preset, "preset", args.seeds, args.out)
+    if not args.ablation:
+        print_seeds(full)
+        return
+    variants = [v for v in args.variants if changes_preset(args.preset,
+                                                           variant_sets(args.preset, v))]
+    print_ablation([full, *(measure(args.preset, v, args.seeds, args.out) for v in variants)])
+
+
+if __name__ == "__main__":
+    main()
