@@ -7,7 +7,7 @@ gankit.metrics.mode_coverage on 2,500 samples. Writes to --out one JSON per data
 seed-0 samples over the true density beside D's decision surface), and prints a Markdown table.
 
     python benchmarks/collapse.py --datasets ring8 --seeds 5 --settings baseline minimax fast-lr
-    python benchmarks/collapse.py --quick --out /tmp/collapse          # 3 seeds, ring8 only
+    python benchmarks/collapse.py --quick --out runs/collapse          # 3 seeds, ring8 only
 """
 
 from __future__ import annotations

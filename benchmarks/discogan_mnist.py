@@ -13,11 +13,11 @@ the --set overrides shared by both), then scores G_AB on the official test digit
 Variants: ``discogan`` (both directions, reconstruction) and ``gan`` (G_AB and D_B only, no
 reconstruction: the paper's plain GAN baseline). Budgets are process CPU seconds of training.
 
-    python benchmarks/discogan_mnist.py --relation invert --steps 500 --dir /tmp/dm \\
+    python benchmarks/discogan_mnist.py --relation invert --steps 500 --dir runs/dm \\
         --set discogan.depth=2 --set discogan.global_bottleneck=false \\
         --figures docs/figures/discogan/ \\
         --json docs/figures/discogan/discogan-mnist-invert.json
-    python benchmarks/discogan_mnist.py --runs discogan=/tmp/dm/discogan-invert   # score only
+    python benchmarks/discogan_mnist.py --runs discogan=runs/dm/discogan-invert   # score only
 """
 
 from __future__ import annotations

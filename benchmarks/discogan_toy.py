@@ -5,7 +5,7 @@ assignment of G_AB and draws it: A's 8 modes on a circle, coloured; B's 8 modes 
 every translated point in its source mode's colour. A plain one-direction GAN (no
 reconstruction) sends several A modes to one B mode; DiscoGAN maps them one to one.
 
-    python benchmarks/discogan_toy.py --train --seeds 0 1 2 --dir /tmp/toy \
+    python benchmarks/discogan_toy.py --train --seeds 0 1 2 --dir runs/toy \
         --figure docs/figures/discogan/discogan-toy.png \
         --json docs/figures/discogan/discogan-toy.json
     python benchmarks/discogan_toy.py --runs discogan=runs/toy/discogan gan=runs/toy/gan

@@ -7,7 +7,7 @@ PacGAN) are scored by `gankit evaluate --metrics stacked-modes`: modes covered o
 KL(mode histogram || uniform). The same count on the first ``--samples`` real training images
 calibrates it (the classifier's errors make a perfect generator score a little above 0 KL).
 
-    python benchmarks/stacked_mnist.py --out /tmp/stacked [--minutes 5] [--threads 1]
+    python benchmarks/stacked_mnist.py --out runs/stacked [--minutes 5] [--threads 1]
         [--variants dcgan-64 dcgan-32] [--samples 26000] [--seed 0]
 """
 
