@@ -81,7 +81,9 @@ def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter], play
     if cfg.name == "momentum":
         opt: torch.optim.Optimizer = ClassicMomentumSGD(params, lr, cfg.momentum_start)
     else:
-        opt = torch.optim.Adam(params, lr=lr, betas=(beta1, beta2))
+        # foreach: the same update, bit for bit (tests/test_pins.py), in fewer, larger kernels;
+        # torch leaves it off on the CPU, where it saves about a third of Adam's time
+        opt = torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), foreach=True)
     return opt, LambdaLR(opt, lambda t: lr_at(cfg, t, player) / lr)
 
 
