@@ -25,10 +25,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 import gankit
-from gankit.config import load_config_toml
 from gankit.data.digits import load_digits
-from gankit.data.ranges import to_unit
-from gankit.nets import generator_output
+from gankit.sampling import for_display
 
 CONFIDENT = 0.9
 SAMPLES = 1000
@@ -86,10 +84,9 @@ def main() -> None:
         gankit.train(args.preset, out=out, sets=[*args.set, f"train.seed={seed}"],
                      progress=False)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        cfg = load_config_toml(out / "config.toml")
-        output = generator_output(cfg.model)
-        images = to_unit(gankit.sample(out, SAMPLES, seed=10_000 + seed), output).numpy()
-        classes = cfg.condition.classes  # gankit.sample asks for class i mod classes
+        g = gankit.load_generator(out)  # the one `gankit sample` draws (the EMA one if kept)
+        images = for_display(gankit.sample(g, SAMPLES, seed=10_000 + seed), g).numpy()
+        classes = getattr(g, "classes", 0)  # gankit.sample asks for class i mod classes
         asked = np.arange(SAMPLES) % classes if classes else None
         row = {"seed": seed, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
                **read(clf, images, asked), "nearest_train": nearest_distance(images, train)}

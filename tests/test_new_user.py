@@ -9,26 +9,13 @@ import json
 import numpy as np
 from helpers import gankit
 from PIL import Image
+from test_fid_folders import draw, write
 
 
 def _ok(*args) -> str:
     r = gankit(*args)
     assert r.returncode == 0, f"gankit {' '.join(map(str, args))}: {r.stderr}"
     return r.stdout
-
-
-def _folder(path, shape: str, n: int, seed: int):
-    """``n`` 16x16 grey PNGs of a bright disc or bar at random places."""
-    rng = np.random.default_rng(seed)
-    path.mkdir(parents=True)
-    yy, xx = np.mgrid[:16, :16]
-    for i in range(n):
-        cy, cx = rng.uniform(5, 11, 2)
-        mask = (np.hypot(yy - cy, xx - cx) < 4) if shape == "disc" else \
-            (abs(yy - cy) < 2) & (abs(xx - cx) < 6)
-        Image.fromarray((mask * rng.integers(150, 256)).astype(np.uint8)).save(
-            path / f"{i:03d}.png")
-    return path
 
 
 def test_the_first_hour_through_the_command_line(tmp_path):
@@ -64,12 +51,12 @@ def test_the_first_hour_through_the_command_line(tmp_path):
     with Image.open(tmp_path / "points.png") as plot:
         assert plot.size[0] > 200  # a scatter plot, drawn, not refused
 
-    discs = _folder(tmp_path / "mine" / "disc", "disc", 40, 0)
-    _folder(tmp_path / "mine" / "bar", "bar", 40, 1)
+    discs = write(tmp_path / "mine" / "circle", draw("circle", 40, 0))
+    write(tmp_path / "mine" / "square", draw("square", 40, 1))
     net = tmp_path / "net.safetensors"
     _ok("train-classifier", "--set", 'data.name="folder"', "--set",
         f"data.path={tmp_path / 'mine'}", "--out", net, "--epochs", "2", "--quiet")
-    more_discs = _folder(tmp_path / "more-discs", "disc", 40, 2)
+    more_discs = write(tmp_path / "more-circles", draw("circle", 40, 2))
     out = tmp_path / "fid.json"
     _ok("fid", discs, more_discs, "--features-path", net, "--metrics", "fid,kid,pr",
         "--out", out, "--quiet")
