@@ -96,3 +96,13 @@ def test_a_conditional_run_with_augment_and_r1_resumes_bit_identical(tmp_path, o
         'data.augment=["translation", "cutout"]', "condition.classes=10", "reg.r1=0.5",
         "train.batch_size=200", "train.epochs=2", "train.sample_every=0", "optim.name='adam'",
         "optim.lr=0.0005", "optim.lr_decay=1.0"])
+
+
+def test_every_piece_the_config_accepts_has_a_transform_and_runs():
+    from gankit.config import AUGMENT_PIECES
+    from gankit.core import augment as module
+
+    assert tuple(module._TRANSFORMS) == AUGMENT_PIECES
+    for piece in AUGMENT_PIECES:
+        x = torch.ones(2, 1, 8, 8)
+        assert augmentation([piece])(x).shape == x.shape

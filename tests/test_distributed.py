@@ -212,6 +212,30 @@ def test_two_processes_match_one_conditional_with_periodic_evaluation(tmp_path):
     assert b[0]["eval_parzen"] == pytest.approx(a[0]["eval_parzen"], rel=1e-5, abs=1e-6)
 
 
+
+PENALTIES = ("reg.r1=1.0", "reg.r2=0.5", "reg.gp=1.0")
+
+
+def test_two_processes_match_one_with_gradient_penalties(tmp_path):
+    """R1, R2 and WGAN-GP differentiate D twice; DDP still averages the whole D gradient. A
+    conditional MLP with lazy R1 and R2 and two D steps, and a DCGAN whose batch norm is
+    synchronised (the penalties' graph runs through the global batch statistics)."""
+    sets = ["condition.classes=10", "game.schedule='alternating'", "game.d_steps=2",
+            "reg.every=2", "train.max_steps=12", "train.sample_every=0", *PENALTIES[:2]]
+    api.train(config=build_config("paper-digits", sets=[*TINY, *sets]), out=tmp_path / "one",
+              progress=False)
+    two = gankit("train", "--nproc", "2", "--preset", "paper-digits", "--out", tmp_path / "two",
+                 "--quiet", *_sets(*sets))
+    assert two.returncode == 0, two.stderr
+    _assert_close(tmp_path / "one", tmp_path / "two", tol=1e-5)
+
+    one, _ = _dcgan_run(tmp_path / "dc1", 1, *PENALTIES)
+    synced, _ = _dcgan_run(tmp_path / "dc2", 2, "train.sync_batchnorm=true", *PENALTIES)
+    plain, _ = _dcgan_run(tmp_path / "dc0", 1)
+    for k in one:
+        assert torch.allclose(one[k].double(), synced[k].double(), rtol=0, atol=1e-5), k
+    assert max((one[k] - plain[k]).abs().max().item() for k in one) > 1e-3  # they act
+
 def test_sample_shares_rebuild_the_one_process_samples(monkeypatch):
     """Each rank generates only rows(n) of the samples; in rank order they are the 1-process
     samples (gather_rows, the collective, is the identity here; the test above runs it)."""

@@ -275,8 +275,3 @@ def test_default_config_turns_nothing_on():
     assert stabilisers_on(tiny_config("reg.every=4")) == []
     assert math.isclose(build_config().optim.player("d")[0], 0.1)
 
-
-def test_gradient_penalties_are_refused_in_a_data_parallel_run():
-    with pytest.raises(ConfigError, match="reg.r1, reg.gp is not supported with --nproc yet"):
-        build_game(tiny_config("reg.r1=1.0", "reg.gp=1.0"), torch.device("cpu"),
-                   distributed=True)

@@ -35,6 +35,10 @@ def _range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = 
     return {"range": (lo, hi, lo_open, hi_open)}
 
 
+# The pieces of data.augment, in the order gankit.core.augment applies them.
+AUGMENT_PIECES = ("color", "translation", "cutout")
+
+
 @dataclass
 class DataConfig:
     name: str = "mnist"
@@ -45,8 +49,7 @@ class DataConfig:
     gcn: bool = False  # global contrast normalisation (the paper's CIFAR-10 models)
     gcn_scale: float = field(default=55.0, metadata=_range(0, lo_open=True))
     # DiffAugment: transforms of every image D sees, real and fake (gankit.core.augment)
-    augment: list[str] = field(default_factory=list,
-                               metadata={"items": ("color", "translation", "cutout")})
+    augment: list[str] = field(default_factory=list, metadata={"items": AUGMENT_PIECES})
 
 
 @dataclass

@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 import torch
 
 from gankit import rng
+from gankit.config import AUGMENT_PIECES
 
 Tensor = torch.Tensor
-PIECES = ("color", "translation", "cutout")
 SHIFT_RATIO = 0.125
 CUTOUT_RATIO = 0.5
 
@@ -91,7 +91,7 @@ _TRANSFORMS: dict[str, Callable[[Tensor], Tensor]] = {
 def augmentation(pieces: Sequence[str]) -> Callable[[Tensor], Tensor] | None:
     """The transform of ``data.augment`` (its pieces in the fixed order above); None when empty,
     so that a run without it draws nothing and computes what it always did."""
-    chosen = [_TRANSFORMS[p] for p in PIECES if p in pieces]
+    chosen = [_TRANSFORMS[p] for p in AUGMENT_PIECES if p in pieces]
     if not chosen:
         return None
 
