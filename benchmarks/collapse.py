@@ -96,7 +96,9 @@ class _Copies(torch.nn.Module):
 
 def summarise(rows: list[dict]) -> dict[str, float]:
     out = {}
-    for key in ("modes_covered", "high_quality", "kl_to_uniform"):
+    for key in ("modes_covered", "high_quality", "kl_to_uniform", "largest_mode"):
+        if key not in rows[0]:
+            continue
         v = np.array([r[key] for r in rows], float)
         out[key] = float(v.mean())
         out[key + "_std"] = float(v.std())
