@@ -63,7 +63,9 @@ GRID_ROWS = 10  # images per row of the sample grid
 RECON = {"l2": F.mse_loss, "l1": F.l1_loss}
 D_SCALE = 2  # each discriminator's term: twice the GAN game's D loss (the module's docstring)
 
-# The stabilisers DiscoGAN refuses (gankit.stabilisers names them), and why.
+# The stabilisers (as gankit.stabilisers names them) DiscoGAN plays; it refuses any other,
+# saying why where REFUSED does (discogan.d_spectral_norm is its own section's key).
+BUILT = ("game.loss", "reg.r1", "reg.r2", "reg.label_smoothing", "reg.instance_noise")
 REFUSED = {
     "game.pack": "D_A and D_B judge one translation at a time (PacGAN's tuples are built into "
                  "the GAN game's D only); turn it off",
@@ -216,13 +218,14 @@ def point_density(points: Tensor, bins: int = 56, extent: float = 1.6) -> Tensor
 
 
 def check_config(cfg: Config, distributed: bool) -> None:
-    """What DiscoGAN does not support: its generators map images, they take no noise, and the
-    stabilisers of ``REFUSED`` are not built for it (the others are: the module's docstring)."""
+    """What DiscoGAN does not support: its generators map images, they take no noise, and of
+    the stabilisers it plays those of ``BUILT`` only (the module's docstring)."""
     if cfg.condition.classes:
         raise ConfigError("DiscoGAN is not conditional; drop condition.classes")
-    refused = [key for key in stabilisers_on(cfg) if key in REFUSED]
+    refused = [key for key in stabilisers_on(cfg) if key not in BUILT]
     if refused:
-        raise ConfigError(f"{refused[0]} is not supported by DiscoGAN: {REFUSED[refused[0]]}")
+        why = REFUSED.get(refused[0], "it is not built for its two critics; turn it off")
+        raise ConfigError(f"{refused[0]} is not supported by DiscoGAN: {why}")
     noise_only = [name for name, on in (("eval.every", cfg.eval.every),
                                         ("monitor.collapse_every", cfg.monitor.collapse_every > 0),
                                         ("report.tensorboard", cfg.report.tensorboard),
