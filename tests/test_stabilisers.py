@@ -264,7 +264,7 @@ def test_fused_step_and_discogan_refuse_the_pieces(tmp_path):
                      tmp_path, progress=False)
     assert "\n" not in str(err.value)
     cfg = build_config("discogan-toy", sets=["game.pack=2", "train.batch_size=100"])
-    with pytest.raises(ConfigError, match="game.pack is not supported by DiscoGAN yet"):
+    with pytest.raises(ConfigError, match="game.pack is not supported by DiscoGAN: D_A and "):
         build_game(cfg, torch.device("cpu"))
 
 

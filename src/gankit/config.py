@@ -228,6 +228,7 @@ class DiscoGANConfig:
     recon_weight: float = field(default=1.0, metadata=_range(0))  # the paper: 1
     gan_weight: float = field(default=1.0, metadata=_range(0))  # the paper: 1
     directions: str = field(default="both", metadata=_choice("both", "ab"))  # ab: G_AB only
+    d_spectral_norm: bool = False  # spectral norm on D_A's and D_B's linear and conv layers
     # data.name = "folders": the two image folders, read at data.image_size and data.color
     folder_a: str = ""
     folder_b: str = ""

@@ -16,6 +16,8 @@
   so it can express geometric relations (rotation) that the encoder-decoder fails to find,
   and nothing else. D stays the paper's conv D.
 - For the paper's 2-D toy experiment: fully connected ReLU networks on points.
+- ``d_spectral_norm`` (not the paper's): spectral norm (Miyato et al. 2018) on every linear
+  and conv layer of D_A and D_B (``gankit.nets.stabilise.spectral_norm_``).
 
 Widths double per layer from ``width`` (the paper: 64) up to 8x.
 """
@@ -30,6 +32,7 @@ from torch import nn
 
 from gankit.config import DiscoGANConfig
 from gankit.errors import ConfigError
+from gankit.nets.stabilise import spectral_norm_
 
 
 def spatial_sizes(size: int, depth: int = 0) -> list[int]:
@@ -197,8 +200,13 @@ def build_critic(cfg: DiscoGANConfig, image_shape: tuple[int, int, int]) -> nn.M
 
 def build_pairs(cfg: DiscoGANConfig, image_shape: tuple[int, int, int]
                 ) -> tuple[nn.ModuleDict, nn.ModuleDict]:
-    """G = {ab: G_AB, ba: G_BA} and D = {a: D_A, b: D_B}: each pair is one player."""
+    """G = {ab: G_AB, ba: G_BA} and D = {a: D_A, b: D_B}: each pair is one player. With
+    ``d_spectral_norm``, spectral norm on both critics, put on after both are built (so their
+    initial weights are those of the run without it)."""
     g = nn.ModuleDict({"ab": build_translator(cfg, image_shape),
                        "ba": build_translator(cfg, image_shape)})
     d = nn.ModuleDict({"a": build_critic(cfg, image_shape), "b": build_critic(cfg, image_shape)})
+    if cfg.d_spectral_norm:
+        for critic in d.values():
+            spectral_norm_(critic)
     return g, d
