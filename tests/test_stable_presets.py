@@ -1,12 +1,12 @@
 """The stable presets (ring8-stable, grid25-stable, stacked-mnist-stable) load, validate and
-train a few steps through the ordinary API; benchmarks/stable.py scores a run and its ablation variants each change the
-preset. Their measured results live in docs/stabilisers.md, not here: nothing below is timed."""
+train a few steps through the ordinary API; benchmarks/stable.py scores a run and its ablation
+variants each change the preset. Their measured results live in docs/stabilisers.md, not here:
+nothing below is timed."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import math
+from pathlib import Path
 
 import pytest
 import torch
