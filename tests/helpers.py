@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
+from torch import nn
 
 from gankit.config import Config, build_config
 from gankit.core.game import Batch
@@ -95,3 +96,30 @@ def assert_resume_is_bit_identical(tmp_path: Path, sets: list[str]) -> None:
     assert a.keys() == b.keys() and len(a) > 10
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert sa["step"] == sb["step"] > 0 and sa["epoch"] == sb["epoch"] == 2
+
+
+class Scale(nn.Module):
+    """G(x) = k x + b: a generator whose outputs a test can compute by hand."""
+
+    def __init__(self, k: float, b: float = 0.0) -> None:
+        super().__init__()
+        self.k, self.b = k, b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.k * x + self.b
+
+
+def assert_spectral_norm_holds(layers: list[nn.Module]) -> None:
+    """Push the raw weights away from norm 1, run 300 power iterations (in training mode each
+    read of a weight is one), then every layer's top singular value is 1 and the raw one not."""
+    with torch.no_grad():
+        for m in layers:
+            m.parametrizations.weight.original.mul_(7)
+    for _ in range(300):
+        for m in layers:
+            m.weight  # noqa: B018
+    for m in layers:
+        w = m.weight.detach().double().reshape(m.weight.shape[0], -1)
+        raw = m.parametrizations.weight.original.double().reshape(w.shape[0], -1)
+        top, top_raw = torch.linalg.svd(w).S[0].item(), torch.linalg.svd(raw).S[0].item()
+        assert abs(top - 1.0) <= 2e-3 and abs(top_raw - 1) > 0.2, (top, top_raw)

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import Scale
 from PIL import Image
 from torch import nn
 
@@ -132,15 +133,6 @@ def test_domains_must_share_a_shape():
 
 
 # ---------------------------------------------------------------- losses
-class Scale(nn.Module):
-    def __init__(self, k: float, b: float = 0.0) -> None:
-        super().__init__()
-        self.k, self.b = k, b
-
-    def forward(self, x):
-        return self.k * x + self.b
-
-
 class SumLogit(nn.Module):
     def __init__(self, k: float) -> None:
         super().__init__()

@@ -194,6 +194,16 @@ def test_two_processes_match_one_with_batch_norm_only_when_synchronised(tmp_path
     assert worst > 1e-3, f"per-process batch norm matched the 1-process run ({worst})"
 
 
+def _digits_one_and_two_processes(tmp_path, sets):
+    """paper-digits with ``sets`` in this interpreter and under --nproc 2: the same weights."""
+    api.train(config=build_config("paper-digits", sets=[*TINY, *sets]), out=tmp_path / "one",
+              progress=False)
+    two = gankit("train", "--nproc", "2", "--preset", "paper-digits", "--out", tmp_path / "two",
+                 "--quiet", *_sets(*sets))
+    assert two.returncode == 0, two.stderr
+    _assert_close(tmp_path / "one", tmp_path / "two", tol=1e-5)
+
+
 def test_two_processes_match_one_conditional_with_periodic_evaluation(tmp_path):
     """AC-GAN on the digits for one epoch: labels are sharded like the images, the fake classes
     and dropout masks come from the shared stream, D's class head goes through its DDP wrapper;
@@ -201,12 +211,7 @@ def test_two_processes_match_one_conditional_with_periodic_evaluation(tmp_path):
     and scores the 1-process samples."""
     sets = ["condition.classes=10", "condition.aux_weight=0.5", "train.epochs=1",
             "train.sample_every=0", "eval.every=1", "eval.metrics='parzen'", "eval.samples=301"]
-    api.train(config=build_config("paper-digits", sets=[*TINY, *sets]), out=tmp_path / "one",
-              progress=False)
-    two = gankit("train", "--nproc", "2", "--preset", "paper-digits", "--out", tmp_path / "two",
-                 "--quiet", *_sets(*sets))
-    assert two.returncode == 0, two.stderr
-    _assert_close(tmp_path / "one", tmp_path / "two", tol=1e-5)
+    _digits_one_and_two_processes(tmp_path, sets)
     a, b = ([r for r in read_metrics(tmp_path / d) if "eval_parzen" in r] for d in ("one", "two"))
     assert len(a) == len(b) == 1 and a[0]["eval_samples"] == b[0]["eval_samples"] == 301
     assert b[0]["eval_parzen"] == pytest.approx(a[0]["eval_parzen"], rel=1e-5, abs=1e-6)
@@ -222,12 +227,7 @@ def test_two_processes_match_one_with_gradient_penalties(tmp_path):
     synchronised (the penalties' graph runs through the global batch statistics)."""
     sets = ["condition.classes=10", "game.schedule='alternating'", "game.d_steps=2",
             "reg.every=2", "train.max_steps=12", "train.sample_every=0", *PENALTIES[:2]]
-    api.train(config=build_config("paper-digits", sets=[*TINY, *sets]), out=tmp_path / "one",
-              progress=False)
-    two = gankit("train", "--nproc", "2", "--preset", "paper-digits", "--out", tmp_path / "two",
-                 "--quiet", *_sets(*sets))
-    assert two.returncode == 0, two.stderr
-    _assert_close(tmp_path / "one", tmp_path / "two", tol=1e-5)
+    _digits_one_and_two_processes(tmp_path, sets)
 
     one, _ = _dcgan_run(tmp_path / "dc1", 1, *PENALTIES)
     synced, _ = _dcgan_run(tmp_path / "dc2", 2, "train.sync_batchnorm=true", *PENALTIES)
