@@ -1,5 +1,5 @@
 """benchmarks/table1.py --continue resumes at its last budget, not past it: a run stopped
-between budgets (a session ending) must not carry uncounted training into the next budget."""
+between budgets (a machine taken away) must not carry uncounted training into the next budget."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_continue_rewinds_to_the_last_budget_and_redoes_the_steps_exactly(tmp_pa
     row = {"budget_min": 1.0, "step": step}
     assert not table1.rewind_to_budget(run, row)  # nothing past the budget: nothing moved
 
-    resume(run, epochs=3, progress=False)  # the session went on past the budget, uncounted
+    resume(run, epochs=3, progress=False)  # training went on past the budget, uncounted
     past, _ = resolve(run)
     past_tensors, past_state = read_checkpoint(past)
     assert past_state["step"] > step
