@@ -84,6 +84,7 @@ def score(preset: str, run_dir: Path, seed: int) -> dict:
     samples = gankit.sample(run_dir, SAMPLES, seed=seed)
     return mode_coverage(samples, dist.modes, dist.std).as_dict()
 
+
 def measure(preset: str, variant: str, seeds: list[int], out: Path) -> dict:
     """Every seed of one variant (read back from its JSON when already measured)."""
     sets = variant_sets(preset, variant)
@@ -117,9 +118,9 @@ def quality(row: dict) -> str:
 
 
 def quality_spread(r: dict) -> str:
+    """A summary's mean +- std of that column."""
     key = "high_quality" if "high_quality" in r else "largest_mode"
-    fmt = ".1%" if key == "high_quality" else ".0f"
-    return f"{r[key]:{fmt}} +- {r[key + '_std']:{fmt}}"
+    return f"{quality(r)} +- {quality({key: r[key + '_std']})}"
 
 
 def print_seeds(r: dict) -> None:
@@ -156,10 +157,8 @@ def print_ablation(results: list[dict]) -> None:
         modes = ", ".join(str(row["modes_covered"]) for row in r["runs"])
         hq = ", ".join(quality(row) for row in r["runs"])
         kl = ", ".join(f"{row['kl_to_uniform']:.3f}" for row in r["runs"])
-        mean = quality({"high_quality": r["high_quality"]} if "high_quality" in r
-                       else {"largest_mode": r["largest_mode"]})
         print(f"| {r['variant']} | {r['what']} | {r['modes_covered']:.1f} ({modes}) | "
-              f"{mean} ({hq}) | {r['kl_to_uniform']:.3f} ({kl}) | "
+              f"{quality(r)} ({hq}) | {r['kl_to_uniform']:.3f} ({kl}) | "
               f"{r['cpu_seconds_mean']:.0f} |")
 
 

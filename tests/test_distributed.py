@@ -217,7 +217,6 @@ def test_two_processes_match_one_conditional_with_periodic_evaluation(tmp_path):
     assert b[0]["eval_parzen"] == pytest.approx(a[0]["eval_parzen"], rel=1e-5, abs=1e-6)
 
 
-
 PENALTIES = ("reg.r1=1.0", "reg.r2=0.5", "reg.gp=1.0")
 
 
@@ -235,6 +234,7 @@ def test_two_processes_match_one_with_gradient_penalties(tmp_path):
     for k in one:
         assert torch.allclose(one[k].double(), synced[k].double(), rtol=0, atol=1e-5), k
     assert max((one[k] - plain[k]).abs().max().item() for k in one) > 1e-3  # they act
+
 
 def test_sample_shares_rebuild_the_one_process_samples(monkeypatch):
     """Each rank generates only rows(n) of the samples; in rank order they are the 1-process

@@ -184,6 +184,7 @@ def test_spectral_norm_top_singular_value_is_one(arch, shape):
     assert len(layers) >= 3 and d(torch.randn(4, *shape)).shape == (4,)
     assert_spectral_norm_holds(layers)
 
+
 def test_ttur_learning_rates_and_betas_per_player(tmp_path):
     cfg = tiny_config("optim.name='adam'", "optim.lr=0.001", "optim.lr_decay=1.5",
                       "optim.lr_min=0.0", "optim.g_lr=0.0001", "optim.d_lr=0.0004",

@@ -89,9 +89,9 @@ class GanObjective:
 
     def d_loss(self, d: Player, batch: Any, fakes: Fakes) -> DTerms:
         reg = self.reg
-        due = (reg.r1 or reg.r2 or reg.gp) and reg.due(d)
-        real_x = reg.inputs(batch.real, bool(due and reg.r1))
-        fake_x = reg.inputs(fakes.images, bool(due and reg.r2))
+        due = reg.due(d)
+        real_x = reg.inputs(batch.real, due and bool(reg.r1))
+        fake_x = reg.inputs(fakes.images, due and bool(reg.r2))
         real_logits, real_cls = _discriminate(d, self._seen(real_x), batch.labels)
         fake_logits, fake_cls = _discriminate(d, self._seen(fake_x), fakes.labels)
         loss = self.losses.d(real_logits, fake_logits)

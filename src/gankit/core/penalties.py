@@ -75,9 +75,10 @@ class Regularisers:
         return bool(self.r1 or self.r2 or self.gp or self.noise)
 
     def due(self, d: Player) -> bool:
-        """Whether this D update carries the penalties: every ``every``-th one, counted by D's
-        learning-rate schedule (so the count is in every checkpoint)."""
-        return d.lr_schedule.last_epoch % self.every == 0
+        """Whether this D update carries the penalties: one of R1, R2, GP is on and it is every
+        ``every``-th update, counted by D's learning-rate schedule (so the count is in every
+        checkpoint)."""
+        return bool(self.r1 or self.r2 or self.gp) and d.lr_schedule.last_epoch % self.every == 0
 
     def inputs(self, x: Tensor, grad: bool) -> Tensor:
         """``x`` as a penalty differentiates it: a fresh leaf that requires grad, unless it

@@ -171,8 +171,7 @@ class DiscoObjective:
         return self.losses.translate(g.net, *batch.real)
 
     def d_loss(self, d: Player, batch: Batch, fakes: dict[str, Tensor]) -> DTerms:
-        reg = self.losses.reg
-        due = bool((reg.r1 or reg.r2 or reg.gp) and reg.due(d))
+        due = self.losses.reg.due(d)
         loss, real_logits, fake_logits = self.losses.d_loss(d.net, *batch.real, fakes, due)
         return DTerms(loss, real_logits, fake_logits, fake_logits)
 
