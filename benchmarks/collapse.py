@@ -95,14 +95,17 @@ class _Copies(torch.nn.Module):
 
 
 def summarise(rows: list[dict]) -> dict[str, float]:
+    """Mean and std over seeds of each score the rows have."""
     out = {}
-    for key in ("modes_covered", "high_quality", "kl_to_uniform", "largest_mode"):
+    for key in ("modes_covered", "high_quality", "kl_to_uniform", "largest_mode", "parzen",
+                "fid", "precision", "recall"):
         if key not in rows[0]:
             continue
         v = np.array([r[key] for r in rows], float)
         out[key] = float(v.mean())
         out[key + "_std"] = float(v.std())
-    out["all_modes_runs"] = sum(r["modes_covered"] == r["modes_total"] for r in rows)
+    if "modes_covered" in rows[0]:
+        out["all_modes_runs"] = sum(r["modes_covered"] == r["modes_total"] for r in rows)
     return out
 
 

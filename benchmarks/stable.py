@@ -1,11 +1,13 @@
-"""The stable presets on the 2-D mixtures and Stacked MNIST: each seed trained and scored as a
-user would.
+"""The stable presets on the 2-D mixtures, Stacked MNIST and MNIST: each seed trained and scored
+as a user would.
 
 Every run is ``gankit.train(preset, sets=[train.seed=s, speed.threads=1])``, then scored from
 the generator ``gankit sample`` draws by default (the EMA one when the preset keeps one): on
 the 2-D mixtures gankit.metrics.mode_coverage of 2,500 samples, on Stacked MNIST
 ``gankit evaluate --metrics stacked-modes`` (26,000 samples, the shipped classifier per
-channel). The process CPU time of the training call is the run's cost. Prints one Markdown
+channel), on MNIST ``gankit evaluate --metrics parzen,fid,pr`` (10,000 samples: the paper's
+Parzen protocol on the test set, classifier-feature FID, precision and recall). The process CPU
+time of the training call is the run's cost. Prints one Markdown
 table (per seed, then mean +- std) and writes the runs' numbers to ``--out/<preset>.json``.
 ``--ablation`` trains the preset with one piece removed at a time (a variant that changes
 nothing in the preset's config is skipped) and prints which piece moves which number; each
@@ -15,6 +17,7 @@ seeds (or more) is read back rather than trained again.
     python benchmarks/stable.py --preset ring8-stable --seeds 10 11 12 13 14 --out runs/stable
     python benchmarks/stable.py --preset grid25-stable --ablation --seeds 10 11 --out runs/stable
     python benchmarks/stable.py --preset stacked-mnist-stable --seeds 20 21 22 --out runs/stable
+    python benchmarks/stable.py --preset mnist-stable --seeds 20 21 22 --out runs/stable
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from gankit.data.toy import distribution
 from gankit.metrics.evaluate import evaluate_checkpoint
 from gankit.metrics.mode_coverage import mode_coverage
 from gankit.metrics.stacked_modes import STACKED_SAMPLES
+
+MNIST_SAMPLES = 10_000  # the paper's Parzen protocol
 
 # variant -> (what it removes or changes, overrides on the preset)
 ABLATIONS: dict[str, tuple[str, list[str]]] = {
@@ -71,8 +76,13 @@ def run_seed(preset: str, seed: int, sets: list[str], run_dir: Path) -> dict:
 
 
 def score(preset: str, run_dir: Path, seed: int) -> dict:
-    """Mode coverage of the run's default generator (its EMA one where kept)."""
+    """The scores of the run's default generator (its EMA one where kept)."""
     data = build_config(preset).data.name
+    if data == "mnist":
+        row = image_scores(run_dir, seed, raw=False)
+        if build_config(preset).train.ema > 0:  # the same run's last iterate: no-EMA for free
+            row["raw"] = image_scores(run_dir, seed, raw=True)
+        return row
     if data == "stacked_mnist":
         report, _ = evaluate_checkpoint(run_dir, "stacked-modes", STACKED_SAMPLES, seed,
                                         progress=False)
@@ -83,6 +93,16 @@ def score(preset: str, run_dir: Path, seed: int) -> dict:
     dist = distribution(data)
     samples = gankit.sample(run_dir, SAMPLES, seed=seed)
     return mode_coverage(samples, dist.modes, dist.std).as_dict()
+
+
+def image_scores(run_dir: Path, seed: int, raw: bool) -> dict:
+    """MNIST: the paper's Parzen protocol, classifier-feature FID, precision and recall."""
+    report, _ = evaluate_checkpoint(run_dir, "parzen,fid,pr", MNIST_SAMPLES, seed,
+                                    progress=False, raw=raw)
+    values = {r["metric"]: r for r in report["results"]}
+    return {"parzen": values["parzen"]["value"], "parzen_error": values["parzen"]["error"],
+            "fid": values["fid"]["value"], "precision": values["precision"]["value"],
+            "recall": values["recall"]["value"], "n_samples": MNIST_SAMPLES}
 
 
 def measure(preset: str, variant: str, seeds: list[int], out: Path) -> dict:
@@ -123,8 +143,31 @@ def quality_spread(r: dict) -> str:
     return f"{quality(r)} +- {quality({key: r[key + '_std']})}"
 
 
+def print_image_seeds(r: dict) -> None:
+    """MNIST: Parzen (paper protocol), FID, precision and recall per seed."""
+    print(f"\n{r['preset']}: {r['runs'][0]['n_samples']:,} samples per run; Parzen by the "
+          "paper's protocol on the test set; FID, precision and recall in classifier features")
+    print("| seed | Parzen, nats | FID | precision | recall | CPU s | steps |")
+    print("|---|---|---|---|---|---|---|")
+    for row in r["runs"]:
+        print(f"| {row['seed']} | {row['parzen']:.1f} +- {row['parzen_error']:.1f} | "
+              f"{row['fid']:.2f} | {row['precision']:.3f} | {row['recall']:.3f} | "
+              f"{row['cpu_seconds']:.0f} | {row['steps']} |")
+        if "raw" in row:
+            raw = row["raw"]
+            print(f"| {row['seed']}, raw G | {raw['parzen']:.1f} +- {raw['parzen_error']:.1f} | "
+                  f"{raw['fid']:.2f} | {raw['precision']:.3f} | {raw['recall']:.3f} | | |")
+    print(f"| mean +- std | {r['parzen']:.1f} +- {r['parzen_std']:.1f} | {r['fid']:.2f} +- "
+          f"{r['fid_std']:.2f} | {r['precision']:.3f} +- {r['precision_std']:.3f} | "
+          f"{r['recall']:.3f} +- {r['recall_std']:.3f} | {r['cpu_seconds_mean']:.0f} (max "
+          f"{r['cpu_seconds_max']:.0f}) | |")
+
+
 def print_seeds(r: dict) -> None:
     first = r["runs"][0]
+    if "parzen" in first:
+        print_image_seeds(r)
+        return
     k, n = first["modes_total"], first.get("n_samples", SAMPLES)
     if "high_quality" in first:
         print(f"\n{r['preset']}: {n:,} samples per run; high quality: within 3 std of the "
@@ -145,8 +188,25 @@ def print_seeds(r: dict) -> None:
           f"{r['cpu_seconds_max']:.0f}) | |")
 
 
+def print_image_ablation(results: list[dict]) -> None:
+    seeds = ", ".join(str(row["seed"]) for row in results[0]["runs"])
+    print(f"\n{results[0]['preset']}, one piece changed at a time: mean over seeds {seeds} "
+          "(per seed in brackets)")
+    print("| variant | what | Parzen, nats | FID | precision | recall | CPU s |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        cells = [f"{r[k]:{f}} ({', '.join(f'{row[k]:{f}}' for row in r['runs'])})"
+                 for k, f in (("parzen", ".1f"), ("fid", ".2f"), ("precision", ".3f"),
+                              ("recall", ".3f"))]
+        print(f"| {r['variant']} | {r['what']} | {' | '.join(cells)} | "
+              f"{r['cpu_seconds_mean']:.0f} |")
+
+
 def print_ablation(results: list[dict]) -> None:
     first = results[0]["runs"][0]
+    if "parzen" in first:
+        print_image_ablation(results)
+        return
     k = first["modes_total"]
     column = "high quality" if "high_quality" in first else "largest mode"
     print(f"\n{results[0]['preset']}, one piece changed at a time: mean over seeds "
