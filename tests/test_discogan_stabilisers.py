@@ -213,6 +213,23 @@ def test_r1_on_linear_critics_reaches_their_weights_and_is_lazy():
     assert _extra(d, reg)[0] == 0
 
 
+def test_gp_on_linear_critics_is_their_weights_norm_off_one_at_any_interpolate():
+    """D(x) = w . x + b has |grad D| = |w| at every interpolate: WGAN-GP = lambda (|w| - 1)^2 on
+    each critic, doubled as its loss is, times every = 2, whatever the draws; the draws come
+    from the shared stream, one per example and critic (D_B's first)."""
+    wa, wb = [0.5, -2.0], [1.0, 3.0]
+    d = _player(nn.ModuleDict({"a": Linear(wa), "b": Linear(wb)}))
+    norm_a, norm_b = math.hypot(*wa), math.hypot(*wb)
+    want = 2 * 2 * 10.0 * ((norm_a - 1) ** 2 + (norm_b - 1) ** 2)
+    gen = torch.Generator().manual_seed(4)
+    with rng.shared_stream(gen):
+        extra, _ = _extra(d, Regularisers(gp=10.0, every=2))
+    assert extra == pytest.approx(want, rel=1e-12)
+    used = torch.Generator().manual_seed(4)
+    torch.rand((2 * len(XA),), generator=used)
+    assert torch.equal(torch.rand(3, generator=gen), torch.rand(3, generator=used))
+
+
 def test_instance_noise_on_every_critic_input_from_the_shared_stream():
     seen = []
 
@@ -270,6 +287,7 @@ RUNS = {
                                            "reg.instance_noise=0.05", "game.d_steps=2"],
     "wgan+sn+r2-alternating": ["game.loss='wgan'", "discogan.d_spectral_norm=true",
                                "reg.r2=0.2"],
+    "wgan+gp-alternating-k2": ["game.loss='wgan'", "reg.gp=1.0", "game.d_steps=2"],
     "smoothing+noise-simultaneous": ["reg.label_smoothing=0.1", "reg.instance_noise=0.05",
                                      "game.schedule='simultaneous'"],
 }
@@ -347,7 +365,6 @@ def test_conv_run_with_rpgan_r1_r2_and_spectral_norm_resumes_bit_identical(tmp_p
 @pytest.mark.parametrize("sets, key", [
     (["game.pack=2"], "game.pack"),
     (["model.d_minibatch_std=4"], "model.d_minibatch_std"),
-    (["reg.gp=10.0"], "reg.gp"),
     (['data.augment=["color"]'], "data.augment"),
     (["model.d_spectral_norm=true"], "model.d_spectral_norm"),
 ])
@@ -360,7 +377,7 @@ def test_what_is_not_built_for_discogan_is_refused_in_one_line(sets, key):
 
 
 def test_every_built_stabiliser_passes_the_check():
-    for sets in (["game.loss='wgan'", "reg.r1=1.0", "reg.r2=1.0", "reg.every=4",
+    for sets in (["game.loss='wgan'", "reg.r1=1.0", "reg.r2=1.0", "reg.gp=10.0", "reg.every=4",
                   "reg.instance_noise=0.1", "discogan.d_spectral_norm=true"],
                  ["reg.label_smoothing=0.2", "optim.d_lr=0.002"]):
         check_config(build_config("discogan-mnist-rot90", sets=sets))

@@ -27,13 +27,15 @@ the reals of its own domain, as constants, real i paired with the translation of
 
 D's regularisers (``[reg]``, ``gankit.core.penalties``) act on each discriminator at its own
 inputs: R1 at its reals (D_A at x_A, D_B at x_B), R2 at the translations into its domain (D_A
-at x_BA, D_B at x_AB), on every ``reg.every``-th D update only (counted by the D pair's
-learning-rate schedule, so both critics share the beat) and then times ``reg.every``;
+at x_BA, D_B at x_AB), WGAN-GP's ``reg.gp`` on interpolates between the two (real i with the
+translation of position i; D_B's draws first, then D_A's), on every ``reg.every``-th D
+update only (counted by the D pair's learning-rate schedule, so both critics share the beat)
+and then times ``reg.every``;
 ``reg.instance_noise`` on every input of D_A and D_B, in D's loss and in G's; and
 ``reg.label_smoothing`` on the real target of the "gan" pair. ``discogan.d_spectral_norm`` puts
 spectral norm on both critics (``gankit.nets.discogan.build_pairs``). ``check_config`` refuses,
 one key per line, what is not built for two domains: game.pack, model.d_minibatch_std,
-model.d_spectral_norm (the discogan section's key is), reg.gp and data.augment.
+model.d_spectral_norm (the discogan section's key is) and data.augment.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ D_SCALE = 2  # each discriminator's term: twice the GAN game's D loss (the modul
 
 # The stabilisers (as gankit.stabilisers names them) DiscoGAN plays; it refuses any other,
 # saying why where REFUSED does (discogan.d_spectral_norm is its own section's key).
-BUILT = ("game.loss", "reg.r1", "reg.r2", "reg.label_smoothing", "reg.instance_noise")
+BUILT = ("game.loss", "reg.r1", "reg.r2", "reg.gp", "reg.label_smoothing", "reg.instance_noise")
 REFUSED = {
     "game.pack": "D_A and D_B judge one translation at a time (PacGAN's tuples are built into "
                  "the GAN game's D only); turn it off",
@@ -73,8 +75,6 @@ REFUSED = {
                              "minibatch-std layer; turn it off",
     "model.d_spectral_norm": "its nets read their own section; set discogan.d_spectral_norm = "
                              "true instead",
-    "reg.gp": "WGAN-GP's interpolates are not built for its two critics; use reg.r1 / reg.r2 "
-              "(zero-centred, on D_A and D_B) or discogan.d_spectral_norm",
     "data.augment": "its D judges translations, and DiffAugment is built into the GAN game's "
                     "objective only; drop it",
 }
@@ -118,7 +118,7 @@ class DiscoLosses:
     def d_loss(self, d: nn.ModuleDict, x_a: Tensor, x_b: Tensor, fakes: dict[str, Tensor],
                penalties: bool = False) -> tuple[Tensor, Tensor, Tensor]:
         """L_D, and the logits of the reals and the fakes (for D(x) and D(G(x)) in the log);
-        ``penalties``: add each critic's R1 / R2 (a due update, with one of them on)."""
+        ``penalties``: add each critic's R1 / R2 / GP (a due update, with one of them on)."""
         reg = self.reg
         loss: Tensor | int = 0
         real, fake = [], []
