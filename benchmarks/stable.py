@@ -12,12 +12,14 @@ table (per seed, then mean +- std) and writes the runs' numbers to ``--out/<pres
 ``--ablation`` trains the preset with one piece removed at a time (a variant that changes
 nothing in the preset's config is skipped) and prints which piece moves which number; each
 variant's JSON is ``--out/<preset>--<variant>.json``, and a variant already measured on these
-seeds (or more) is read back rather than trained again.
+seeds (or more) is read back rather than trained again. ``--set KEY=VALUE`` changes the preset
+for every variant (a candidate recipe measured before it becomes a preset).
 
     python benchmarks/stable.py --preset ring8-stable --seeds 10 11 12 13 14 --out runs/stable
     python benchmarks/stable.py --preset grid25-stable --ablation --seeds 10 11 --out runs/stable
     python benchmarks/stable.py --preset stacked-mnist-stable --seeds 20 21 22 --out runs/stable
-    python benchmarks/stable.py --preset mnist-stable --seeds 20 21 22 --out runs/stable
+    python benchmarks/stable.py --preset paper-mnist --set train.ema=0.9999 \
+        --set train.max_steps=80000 --seeds 20 21 22 --out runs/stable
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch
 from collapse import SAMPLES, summarise
 
 import gankit
-from gankit.config import build_config
+from gankit.config import Config, build_config
 from gankit.data.toy import distribution
 from gankit.metrics.evaluate import evaluate_checkpoint
 from gankit.metrics.mode_coverage import mode_coverage
@@ -53,14 +55,18 @@ ABLATIONS: dict[str, tuple[str, list[str]]] = {
 }
 
 
+EXTRA: list[str] = []  # --set: on the preset, for every variant
+
+
 def variant_sets(preset: str, name: str) -> list[str]:
     if name == "half-steps":
-        return [f"train.max_steps={build_config(preset).train.max_steps // 2}"]
-    return ABLATIONS[name][1]
+        steps = build_config(preset, sets=EXTRA).train.max_steps
+        return [*EXTRA, f"train.max_steps={steps // 2}"]
+    return [*EXTRA, *ABLATIONS[name][1]]
 
 
 def changes_preset(preset: str, sets: list[str]) -> bool:
-    return build_config(preset, sets=sets).to_dict() != build_config(preset).to_dict()
+    return build_config(preset, sets=sets).to_dict() != build_config(preset, sets=EXTRA).to_dict()
 
 
 def run_seed(preset: str, seed: int, sets: list[str], run_dir: Path) -> dict:
@@ -71,16 +77,16 @@ def run_seed(preset: str, seed: int, sets: list[str], run_dir: Path) -> dict:
     seconds = time.process_time() - start
     if result.stopped_by is not None:
         raise SystemExit(f"{run_dir} stopped by a signal")
-    return {**score(preset, run_dir, 10_000 + seed), "seed": seed,
+    return {**score(build_config(preset, sets=sets), run_dir, 10_000 + seed), "seed": seed,
             "cpu_seconds": round(seconds, 1), "steps": result.step}
 
 
-def score(preset: str, run_dir: Path, seed: int) -> dict:
+def score(cfg: Config, run_dir: Path, seed: int) -> dict:
     """The scores of the run's default generator (its EMA one where kept)."""
-    data = build_config(preset).data.name
+    data = cfg.data.name
     if data == "mnist":
         row = image_scores(run_dir, seed, raw=False)
-        if build_config(preset).train.ema > 0:  # the same run's last iterate: no-EMA for free
+        if cfg.train.ema > 0:  # the same run's last iterate: no-EMA for free
             row["raw"] = image_scores(run_dir, seed, raw=True)
         return row
     if data == "stacked_mnist":
@@ -229,9 +235,12 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("runs/stable"))
     p.add_argument("--ablation", action="store_true",
                    help="also train the variants of ABLATIONS, one piece changed at a time")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change the preset for every variant (as gankit train --set)")
     p.add_argument("--variants", nargs="*", default=list(ABLATIONS)[1:],
                    choices=list(ABLATIONS)[1:], help="the variants --ablation trains")
     args = p.parse_args()
+    EXTRA.extend(args.set)
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     full = measure(args.preset, "preset", args.seeds, args.out)
