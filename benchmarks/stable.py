@@ -6,9 +6,10 @@ the generator ``gankit sample`` draws by default (the EMA one when the preset ke
 the 2-D mixtures gankit.metrics.mode_coverage of 2,500 samples, on Stacked MNIST
 ``gankit evaluate --metrics stacked-modes`` (26,000 samples, the shipped classifier per
 channel), on MNIST ``gankit evaluate --metrics parzen,fid,pr`` (10,000 samples: the paper's
-Parzen protocol on the test set, classifier-feature FID, precision and recall). The process CPU
-time of the training call is the run's cost. Prints one Markdown
-table (per seed, then mean +- std) and writes the runs' numbers to ``--out/<preset>.json``.
+Parzen protocol on the test set, classifier-feature FID, precision and recall; the raw G of the
+same checkpoint too, where an EMA is kept). The process CPU time of the training call is the
+run's cost. Prints one Markdown table (per seed, then mean +- std) and writes the runs' numbers
+to ``--out/<preset>.json``.
 ``--ablation`` trains the preset with one piece removed at a time (a variant that changes
 nothing in the preset's config is skipped) and prints which piece moves which number; each
 variant's JSON is ``--out/<preset>--<variant>.json``, and a variant already measured on these
@@ -35,11 +36,11 @@ from collapse import SAMPLES, summarise
 import gankit
 from gankit.config import Config, build_config
 from gankit.data.toy import distribution
-from gankit.metrics.evaluate import evaluate_checkpoint
+from gankit.metrics.evaluate import PAPER_SAMPLES, evaluate_checkpoint
 from gankit.metrics.mode_coverage import mode_coverage
 from gankit.metrics.stacked_modes import STACKED_SAMPLES
 
-MNIST_SAMPLES = 10_000  # the paper's Parzen protocol
+MNIST_SAMPLES = PAPER_SAMPLES  # the paper's Parzen protocol
 
 # variant -> (what it removes or changes, overrides on the preset)
 ABLATIONS: dict[str, tuple[str, list[str]]] = {

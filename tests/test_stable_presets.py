@@ -1,7 +1,7 @@
 """The stable presets (ring8-stable, grid25-stable, stacked-mnist-stable) load, validate and
-train a few steps through the ordinary API; benchmarks/stable.py scores a run and its ablation
-variants each change the preset. Their measured results live in docs/stabilisers.md, not here:
-nothing below is timed."""
+train a few steps through the ordinary API; benchmarks/stable.py scores a run (of a preset, or
+of an MNIST candidate given by --set) and its ablation variants each change the preset. Their
+measured results live in docs/stabilisers.md, not here: nothing below is timed."""
 
 from __future__ import annotations
 
