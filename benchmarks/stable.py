@@ -6,8 +6,9 @@ the generator ``gankit sample`` draws by default (the EMA one when the preset ke
 the 2-D mixtures gankit.metrics.mode_coverage of 2,500 samples, on Stacked MNIST
 ``gankit evaluate --metrics stacked-modes`` (26,000 samples, the shipped classifier per
 channel), on MNIST ``gankit evaluate --metrics parzen,fid,pr`` (10,000 samples: the paper's
-Parzen protocol on the test set, classifier-feature FID, precision and recall; the raw G of the
-same checkpoint too, where an EMA is kept). The process CPU time of the training call is the
+Parzen protocol on the test set, classifier-feature FID, precision and recall). On both image
+benchmarks the raw G of the same checkpoint is scored too where an EMA is kept: the no-EMA
+ablation at no training cost. The process CPU time of the training call is the
 run's cost. Prints one Markdown table (per seed, then mean +- std) and writes the runs' numbers
 to ``--out/<preset>.json``.
 ``--ablation`` trains the preset with one piece removed at a time (a variant that changes
@@ -85,21 +86,25 @@ def run_seed(preset: str, seed: int, sets: list[str], run_dir: Path) -> dict:
 def score(cfg: Config, run_dir: Path, seed: int) -> dict:
     """The scores of the run's default generator (its EMA one where kept)."""
     data = cfg.data.name
-    if data == "mnist":
-        row = image_scores(run_dir, seed, raw=False)
+    scores = {"mnist": image_scores, "stacked_mnist": stacked_scores}.get(data)
+    if scores is not None:
+        row = scores(run_dir, seed, raw=False)
         if cfg.train.ema > 0:  # the same run's last iterate: no-EMA for free
-            row["raw"] = image_scores(run_dir, seed, raw=True)
+            row["raw"] = scores(run_dir, seed, raw=True)
         return row
-    if data == "stacked_mnist":
-        report, _ = evaluate_checkpoint(run_dir, "stacked-modes", STACKED_SAMPLES, seed,
-                                        progress=False)
-        modes, kl = report["results"]
-        return {"modes_covered": int(modes["value"]),
-                "modes_total": modes["params"]["modes_total"], "kl_to_uniform": kl["value"],
-                "largest_mode": modes["params"]["largest_mode"], "n_samples": STACKED_SAMPLES}
     dist = distribution(data)
     samples = gankit.sample(run_dir, SAMPLES, seed=seed)
     return mode_coverage(samples, dist.modes, dist.std).as_dict()
+
+
+def stacked_scores(run_dir: Path, seed: int, raw: bool) -> dict:
+    """Stacked MNIST: modes hit and KL to uniform, VEEGAN's and PacGAN's protocol."""
+    report, _ = evaluate_checkpoint(run_dir, "stacked-modes", STACKED_SAMPLES, seed,
+                                    progress=False, raw=raw)
+    modes, kl = report["results"]
+    return {"modes_covered": int(modes["value"]), "modes_total": modes["params"]["modes_total"],
+            "kl_to_uniform": kl["value"], "largest_mode": modes["params"]["largest_mode"],
+            "n_samples": STACKED_SAMPLES}
 
 
 def image_scores(run_dir: Path, seed: int, raw: bool) -> dict:
@@ -132,8 +137,9 @@ def measure(preset: str, variant: str, seeds: list[int], out: Path) -> dict:
 
 def summary(preset: str, variant: str, sets: list[str], rows: list[dict]) -> dict:
     cpu = [r["cpu_seconds"] for r in rows]
+    raw = {"raw": summarise([r["raw"] for r in rows])} if "raw" in rows[0] else {}
     return {"preset": preset, "variant": variant, "what": ABLATIONS[variant][0], "sets": sets,
-            "runs": rows, **summarise(rows), "cpu_seconds_max": max(cpu),
+            "runs": rows, **summarise(rows), **raw, "cpu_seconds_max": max(cpu),
             "cpu_seconds_mean": sum(cpu) / len(cpu)}
 
 
@@ -189,10 +195,19 @@ def print_seeds(r: dict) -> None:
     for row in r["runs"]:
         print(f"| {row['seed']} | {row['modes_covered']} | {quality(row)} | "
               f"{row['kl_to_uniform']:.3f} | {row['cpu_seconds']:.0f} | {row['steps']} |")
+        if "raw" in row:
+            raw = row["raw"]
+            print(f"| {row['seed']}, raw G | {raw['modes_covered']} | {quality(raw)} | "
+                  f"{raw['kl_to_uniform']:.3f} | | |")
     print(f"| mean +- std | {r['modes_covered']:.1f} +- {r['modes_covered_std']:.1f} | "
           f"{quality_spread(r)} | {r['kl_to_uniform']:.3f} "
           f"+- {r['kl_to_uniform_std']:.3f} | {r['cpu_seconds_mean']:.0f} (max "
           f"{r['cpu_seconds_max']:.0f}) | |")
+    if "raw" in r:
+        raw = r["raw"]
+        print(f"| mean +- std, raw G | {raw['modes_covered']:.1f} +- "
+              f"{raw['modes_covered_std']:.1f} | {quality_spread(raw)} | "
+              f"{raw['kl_to_uniform']:.3f} +- {raw['kl_to_uniform_std']:.3f} | | |")
 
 
 def print_image_ablation(results: list[dict]) -> None:

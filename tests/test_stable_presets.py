@@ -89,18 +89,27 @@ def test_stacked_preset_is_listed_valid_and_sets_its_own_budget():
 def test_benchmark_scores_a_stacked_mnist_run_from_its_ema(tmp_path, stable_bench, monkeypatch,
                                                           mnist_root, capsys):
     """Two steps of a narrow stacked-mnist-stable, scored as the table scores it (300 samples
-    here, 26,000 in the benchmark): modes of 1,000, KL, the largest mode; printed per seed."""
+    here, 26,000 in the benchmark): modes of 1,000, KL, the largest mode, for the EMA G and the
+    raw one; printed per seed."""
     monkeypatch.setattr(stable_bench, "STACKED_SAMPLES", 300)
     monkeypatch.setenv("GANKIT_DATA_DIR", str(mnist_root))
     sets = ["train.max_steps=2", "train.batch_size=16", "model.g_width=4", "model.d_width=4",
             "report.html=false", "monitor.collapse_every=0"]
     row = stable_bench.run_seed("stacked-mnist-stable", 5, sets, tmp_path / "run")
-    assert row["modes_total"] == 1000 and row["n_samples"] == 300 and row["steps"] == 2
-    assert 1 <= row["modes_covered"] <= 300 and 1 <= row["largest_mode"] <= 300
-    assert 0 <= row["kl_to_uniform"] <= math.log(1000) + 1e-9
-    stable_bench.print_seeds(stable_bench.summary("stacked-mnist-stable", "preset", [], [row]))
+    assert row["steps"] == 2
+    for scores in (row, row["raw"]):
+        assert scores["modes_total"] == 1000 and scores["n_samples"] == 300
+        assert 1 <= scores["modes_covered"] <= 300 and 1 <= scores["largest_mode"] <= 300
+        assert 0 <= scores["kl_to_uniform"] <= math.log(1000) + 1e-9
+    evals = sorted(p.name for p in (tmp_path / "run" / "eval").iterdir())
+    assert len(evals) == 2 and evals[0] == evals[1].replace(".json", "-raw.json")  # two Gs
+    result = stable_bench.summary("stacked-mnist-stable", "preset", [], [row])
+    assert result["raw"]["kl_to_uniform"] == row["raw"]["kl_to_uniform"]
+    stable_bench.print_seeds(result)
     table = capsys.readouterr().out
     assert "largest mode" in table and f"| 5 | {row['modes_covered']} |" in table
+    assert f"| 5, raw G | {row['raw']['modes_covered']} |" in table
+    assert "| mean +- std, raw G |" in table
 
 
 def test_benchmark_scores_an_mnist_run_from_its_ema_and_its_raw_g(tmp_path, stable_bench,
