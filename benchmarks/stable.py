@@ -57,18 +57,17 @@ ABLATIONS: dict[str, tuple[str, list[str]]] = {
 }
 
 
-EXTRA: list[str] = []  # --set: on the preset, for every variant
-
-
-def variant_sets(preset: str, name: str) -> list[str]:
+def variant_sets(preset: str, name: str, extra: list[str]) -> list[str]:
+    """The --set overrides of one variant: ``extra`` (the candidate's own) and then its own."""
     if name == "half-steps":
-        steps = build_config(preset, sets=EXTRA).train.max_steps
-        return [*EXTRA, f"train.max_steps={steps // 2}"]
-    return [*EXTRA, *ABLATIONS[name][1]]
+        steps = build_config(preset, sets=extra).train.max_steps
+        return [*extra, f"train.max_steps={steps // 2}"]
+    return [*extra, *ABLATIONS[name][1]]
 
 
-def changes_preset(preset: str, sets: list[str]) -> bool:
-    return build_config(preset, sets=sets).to_dict() != build_config(preset, sets=EXTRA).to_dict()
+def changes_preset(preset: str, sets: list[str], extra: list[str]) -> bool:
+    """Whether a variant's overrides change anything beyond the candidate's own."""
+    return build_config(preset, sets=sets).to_dict() != build_config(preset, sets=extra).to_dict()
 
 
 def run_seed(preset: str, seed: int, sets: list[str], run_dir: Path) -> dict:
@@ -117,9 +116,9 @@ def image_scores(run_dir: Path, seed: int, raw: bool) -> dict:
             "recall": values["recall"]["value"], "n_samples": MNIST_SAMPLES}
 
 
-def measure(preset: str, variant: str, seeds: list[int], out: Path) -> dict:
+def measure(preset: str, variant: str, seeds: list[int], out: Path, extra: list[str]) -> dict:
     """Every seed of one variant (read back from its JSON when already measured)."""
-    sets = variant_sets(preset, variant)
+    sets = variant_sets(preset, variant, extra)
     path = out / (f"{preset}.json" if variant == "preset" else f"{preset}--{variant}.json")
     if path.exists():
         old = json.loads(path.read_text())
@@ -174,6 +173,11 @@ def print_image_seeds(r: dict) -> None:
           f"{r['fid_std']:.2f} | {r['precision']:.3f} +- {r['precision_std']:.3f} | "
           f"{r['recall']:.3f} +- {r['recall_std']:.3f} | {r['cpu_seconds_mean']:.0f} (max "
           f"{r['cpu_seconds_max']:.0f}) | |")
+    if "raw" in r:
+        raw = r["raw"]
+        print(f"| mean +- std, raw G | {raw['parzen']:.1f} +- {raw['parzen_std']:.1f} | "
+              f"{raw['fid']:.2f} +- {raw['fid_std']:.2f} | {raw['precision']:.3f} +- "
+              f"{raw['precision_std']:.3f} | {raw['recall']:.3f} +- {raw['recall_std']:.3f} | | |")
 
 
 def print_seeds(r: dict) -> None:
@@ -256,16 +260,16 @@ def main() -> None:
     p.add_argument("--variants", nargs="*", default=list(ABLATIONS)[1:],
                    choices=list(ABLATIONS)[1:], help="the variants --ablation trains")
     args = p.parse_args()
-    EXTRA.extend(args.set)
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    full = measure(args.preset, "preset", args.seeds, args.out)
+    full = measure(args.preset, "preset", args.seeds, args.out, args.set)
     if not args.ablation:
         print_seeds(full)
         return
-    variants = [v for v in args.variants if changes_preset(args.preset,
-                                                           variant_sets(args.preset, v))]
-    print_ablation([full, *(measure(args.preset, v, args.seeds, args.out) for v in variants)])
+    variants = [v for v in args.variants
+                if changes_preset(args.preset, variant_sets(args.preset, v, args.set), args.set)]
+    print_ablation([full, *(measure(args.preset, v, args.seeds, args.out, args.set)
+                            for v in variants)])
 
 
 if __name__ == "__main__":

@@ -62,18 +62,29 @@ def test_benchmark_scores_a_run_and_reads_it_back(tmp_path, stable_bench, monkey
     assert row["seed"] == 3 and row["steps"] == 3 and row["modes_total"] == 8
     assert 0 <= row["high_quality"] <= 1 and row["cpu_seconds"] >= 0
     monkeypatch.setitem(stable_bench.ABLATIONS, "preset", ("the preset, briefly", FEW))
-    first = stable_bench.measure("ring8-stable", "preset", [0], tmp_path)
+    first = stable_bench.measure("ring8-stable", "preset", [0], tmp_path, [])
     assert (tmp_path / "ring8-stable.json").exists() and len(first["runs"]) == 1
     monkeypatch.setattr(stable_bench, "run_seed", lambda *a: pytest.fail("trained again"))
-    assert stable_bench.measure("ring8-stable", "preset", [0], tmp_path) == first
+    assert stable_bench.measure("ring8-stable", "preset", [0], tmp_path, []) == first
 
 
 @pytest.mark.parametrize("name", STABLE)
 def test_every_ablation_variant_changes_the_preset(stable_bench, name):
     for variant in list(stable_bench.ABLATIONS)[1:]:
-        sets = stable_bench.variant_sets(name, variant)
-        assert stable_bench.changes_preset(name, sets), variant
+        sets = stable_bench.variant_sets(name, variant, [])
+        assert stable_bench.changes_preset(name, sets, []), variant
         check_config(build_config(name, sets=sets))
+
+
+def test_a_variant_the_candidate_already_holds_is_skipped(stable_bench):
+    """--set train.ema=0 on the preset: the no-ema variant then changes nothing and is skipped,
+    and the half-steps variant halves the candidate's budget, not the preset's."""
+    extra = ["train.ema=0.0", "train.max_steps=1000"]
+    no_ema = stable_bench.variant_sets("grid25-stable", "no-ema", extra)
+    assert not stable_bench.changes_preset("grid25-stable", no_ema, extra)
+    assert stable_bench.changes_preset("grid25-stable", no_ema, [])
+    half = stable_bench.variant_sets("grid25-stable", "half-steps", extra)
+    assert build_config("grid25-stable", sets=half).train.max_steps == 500
 
 
 def test_stacked_preset_is_listed_valid_and_sets_its_own_budget():
@@ -118,11 +129,10 @@ def test_benchmark_scores_an_mnist_run_from_its_ema_and_its_raw_g(tmp_path, stab
     measured), scored as the table scores it (500 samples here, 10,000 in the benchmark):
     Parzen, FID, precision, recall, for the EMA G and the raw one."""
     monkeypatch.setattr(stable_bench, "MNIST_SAMPLES", 500)
-    monkeypatch.setattr(stable_bench, "EXTRA", ["train.ema=0.9999"])
     monkeypatch.setenv("GANKIT_DATA_DIR", str(mnist_root))
     sets = ["train.max_steps=2", "train.batch_size=16", "model.g_hidden=[8, 8]",
             "model.d_units=[4, 4]", "report.html=false", "monitor.collapse_every=0"]
-    sets = stable_bench.variant_sets("paper-mnist", "preset") + sets
+    sets = stable_bench.variant_sets("paper-mnist", "preset", ["train.ema=0.9999"]) + sets
     assert sets[0] == "train.ema=0.9999"
     row = stable_bench.run_seed("paper-mnist", 6, sets, tmp_path / "run")
     assert row["n_samples"] == 500 and row["steps"] == 2
@@ -133,3 +143,4 @@ def test_benchmark_scores_an_mnist_run_from_its_ema_and_its_raw_g(tmp_path, stab
     stable_bench.print_seeds(stable_bench.summary("paper-mnist", "preset", [], [row]))
     table = capsys.readouterr().out
     assert f"| 6 | {row['parzen']:.1f} +- " in table and "| 6, raw G |" in table
+    assert "| mean +- std, raw G |" in table
