@@ -53,8 +53,7 @@ def check_stabilisers(cfg: Config) -> None:
     if group and (batch // game.pack) % group:
         raise ConfigError(f"model.d_minibatch_std = {group} must divide the {batch // game.pack}"
                           " inputs D sees per batch (train.batch_size / game.pack)")
-    hard = [k for k in ("game.pack", "model.d_minibatch_std", "reg.gp")
-            if k in stabilisers_on(cfg)]
+    hard = [k for k in ("game.pack", "model.d_minibatch_std") if k in stabilisers_on(cfg)]
     if cfg.condition.classes and hard:
         raise ConfigError(f"{', '.join(hard)} is not supported with condition.classes yet; "
                           "turn it off for a conditional GAN")

@@ -4,7 +4,8 @@
   zero-centred. Lazy (StyleGAN2): with ``every`` = N they are added on every N-th D update only,
   multiplied by N, so their average strength stays the same at 1/N of the cost.
 - GP (WGAN-GP, Gulrajani et al. 2017): lambda * E(||grad D(x_hat)|| - 1)^2 at x_hat = e x +
-  (1 - e) G(z), e ~ U[0, 1] per example; lazy in the same way.
+  (1 - e) G(z), e ~ U[0, 1] per example; lazy in the same way. A conditional D judges each
+  interpolate with the class of its real end.
 - instance noise (Sonderby et al. 2016): N(0, std^2) added to every input of D, real and fake.
 
 Every random draw comes from ``gankit.rng``'s stream, so runs stay independent of the process
