@@ -11,7 +11,7 @@ from helpers import assert_resume_is_bit_identical, assert_spectral_norm_holds, 
 from torch import nn
 
 from gankit import rng
-from gankit.config import ModelConfig, OptimConfig, build_config, validate
+from gankit.config import ConditionConfig, ModelConfig, OptimConfig, build_config, validate
 from gankit.core.game import Batch
 from gankit.core.losses import discriminator_loss, generator_loss_non_saturating
 from gankit.core.objective import Fakes, GanObjective
@@ -126,8 +126,9 @@ def test_conditional_gp_judges_interpolates_with_the_real_classes():
     assert gp.item() == pytest.approx(10 * ((5 - 1) ** 2 + 3 * (13 - 1) ** 2) / 4, rel=1e-12)
 
 
-def test_a_conditional_run_with_lazy_gp_resumes_bit_identical_and_gp_moves_it(tmp_path):
-    sets = ["condition.classes=10", "reg.gp=10.0", "reg.every=2", "train.batch_size=200",
+def test_a_conditional_run_with_lazy_gp_and_minibatch_std_resumes_bit_identical(tmp_path):
+    sets = ["condition.classes=10", "reg.gp=10.0", "reg.every=2", "model.d_minibatch_std=4",
+            "condition.aux_weight=0.5", "train.batch_size=200",
             "train.epochs=2", "train.sample_every=0"]
     assert_resume_is_bit_identical(tmp_path, sets)
     from gankit.api import train
@@ -210,6 +211,37 @@ def test_minibatch_std_joins_before_the_last_layer_and_starts_as_the_same_d(arch
     assert with_std.net[-1][1].weight.grad[:, -1].abs().sum() > 0  # the feature is learnt
 
 
+@pytest.mark.parametrize("arch, d_input", [("mlp", "projection"), ("mlp", "concat"),
+                                            ("dcgan", "projection"), ("dcgan", "concat")])
+def test_conditional_minibatch_std_joins_the_adversarial_head_only(arch, d_input):
+    """A conditional D (with an AC-GAN head) starts as the same function; the std feature moves
+    the adversarial logit once its weight is learnt, never the class logits."""
+    cfg = ModelConfig(arch=arch, d_units=[8, 8], d_width=4)
+    cond = ConditionConfig(classes=3, d_input=d_input, aux_weight=1.0)
+    torch.manual_seed(1)
+    plain = build_stabilised_discriminator(cfg, (1, 16, 16), cond)
+    torch.manual_seed(1)
+    with_std = build_stabilised_discriminator(ModelConfig(**{**vars(cfg), "d_minibatch_std": 2}),
+                                              (1, 16, 16), cond)
+    assert isinstance(with_std.out[0], MinibatchStd)
+    plain.eval(), with_std.eval()
+    x, y = torch.randn(4, 1, 16, 16), torch.tensor([0, 1, 2, 1])
+    (a, a_cls), (b, b_cls) = plain.heads(x, y), with_std.heads(x, y)
+    assert torch.allclose(a, b, atol=1e-6) and torch.equal(a_cls, b_cls)
+    b.sum().backward()
+    assert with_std.out[1].weight.grad.flatten(1)[:, -1].abs().sum() > 0
+    with torch.no_grad():
+        with_std.out[1].weight.flatten(1)[:, -1] += 1.0
+    spread = torch.cat([x[:2], 3 * x[2:]])  # the second pair varies more
+    with torch.no_grad():
+        c, c_cls = with_std.heads(spread, y)
+        d, d_cls = plain.heads(spread, y)
+    shift = (c - d).tolist()  # the std feature's contribution: one value per group of 2
+    assert torch.equal(c_cls, d_cls)
+    assert shift[0] == pytest.approx(shift[1]) and shift[2] == pytest.approx(shift[3])
+    assert shift[2] > shift[0] > 0
+
+
 @pytest.mark.parametrize("arch, shape", [("toy", (2,)), ("dcgan", (1, 16, 16))])
 def test_spectral_norm_top_singular_value_is_one(arch, shape):
     torch.manual_seed(0)
@@ -266,6 +298,7 @@ REFUSED = [
     (["game.pack=3"], "train.batch_size = 50 must be divisible by game.pack = 3"),
     (["game.pack=5", "model.d_minibatch_std=4"], "model.d_minibatch_std = 4 must divide the 10"),
     (["condition.classes=10", "game.pack=2"], "game.pack is not supported with condition"),
+    (["condition.classes=10", "model.d_minibatch_std=3"], "model.d_minibatch_std = 3 must divide"),
     (["speed.compile=true", "reg.r1=1.0"], "which speed.compile does not"),
     (["model.d_spectral_norm=true", "model.d_max_col_norm=1.0"], "keep one"),
     (["optim.d_beta1=-0.5"], r"optim.d_beta1 = -0.5 must be -1 \(the shared value\)"),

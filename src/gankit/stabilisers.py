@@ -53,10 +53,10 @@ def check_stabilisers(cfg: Config) -> None:
     if group and (batch // game.pack) % group:
         raise ConfigError(f"model.d_minibatch_std = {group} must divide the {batch // game.pack}"
                           " inputs D sees per batch (train.batch_size / game.pack)")
-    hard = [k for k in ("game.pack", "model.d_minibatch_std") if k in stabilisers_on(cfg)]
-    if cfg.condition.classes and hard:
-        raise ConfigError(f"{', '.join(hard)} is not supported with condition.classes yet; "
-                          "turn it off for a conditional GAN")
+    if cfg.condition.classes and game.pack > 1:
+        raise ConfigError("game.pack is not supported with condition.classes: a tuple of m "
+                          "samples has m classes, which D's one class input cannot take; set "
+                          "game.pack = 1 (model.d_minibatch_std also sees the batch's variety)")
     if cfg.speed.compile and (reg.r1 or reg.r2 or reg.gp):
         raise ConfigError("reg.r1, reg.r2 and reg.gp differentiate twice, which speed.compile "
                           "does not; set speed.compile = false")

@@ -11,7 +11,8 @@
   singular value, estimated by one power iteration per forward pass.
 
 Each works on the discriminators of ``gankit.nets`` whose layers are ``self.net``, a Sequential
-ending in the layer that outputs the logit (MLP, toy, paper_conv, DCGAN).
+ending in the layer that outputs the logit (MLP, toy, paper_conv, DCGAN); minibatch std and
+spectral norm also on the conditional ones, whose adversarial head is ``self.out``.
 """
 
 from __future__ import annotations
@@ -62,8 +63,13 @@ class MinibatchStd(nn.Module):
 
 def add_minibatch_std_(d: nn.Module, group: int) -> nn.Module:
     """Put a ``MinibatchStd`` before D's last layer, which gains one input (its weight for it
-    starts at 0, so D starts as the same function and its other weights keep their draws)."""
-    last = d.net[-1]
+    starts at 0, so D starts as the same function and its other weights keep their draws).
+
+    A conditional D's last layer is ``d.out``, its adversarial head: the feature joins that
+    head only, so the projection term and the AC-GAN head read the same features as before.
+    """
+    conditional = not hasattr(d, "net")
+    last = d.out if conditional else d.net[-1]
     if isinstance(last, nn.Linear):
         wider: nn.Module = nn.Linear(last.in_features + 1, last.out_features)
     elif isinstance(last, nn.Conv2d) and last.groups == 1:
@@ -76,7 +82,11 @@ def add_minibatch_std_(d: nn.Module, group: int) -> nn.Module:
         wider.weight[:, :-1].copy_(last.weight)
         if last.bias is not None:
             wider.bias.copy_(last.bias)
-    d.net[-1] = nn.Sequential(MinibatchStd(group), wider)
+    with_std = nn.Sequential(MinibatchStd(group), wider)
+    if conditional:
+        d.out = with_std
+    else:
+        d.net[-1] = with_std
     return d
 
 
