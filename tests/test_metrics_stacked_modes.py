@@ -56,6 +56,11 @@ def test_samples_of_chosen_triples_cover_exactly_those_modes(digits, classifier)
     want = 2 / 8 * math.log(1000 * 2 / 8) + 3 * (1 / 8 * math.log(1000 / 8)) \
         + 3 / 8 * math.log(1000 * 3 / 8)
     assert m.kl_to_uniform == pytest.approx(want, rel=1e-12)
+    # R reads 1, 3, 1, 0, 9, 4, 4, 4, G 2, 2, 2, 0, 9, 5, 5, 5 and B 3, 1, 3, 7, 9, 0, 0, 0
+    r_kl = 2 / 8 * math.log(10 * 2 / 8) + 3 * (1 / 8 * math.log(10 / 8)) \
+        + 3 / 8 * math.log(10 * 3 / 8)
+    g_kl = 2 * (3 / 8 * math.log(10 * 3 / 8)) + 2 * (1 / 8 * math.log(10 / 8))
+    assert m.channel_kl == pytest.approx((r_kl, g_kl, r_kl), rel=1e-12)
 
 
 def test_uniform_and_collapsed_histograms():
@@ -105,12 +110,15 @@ def test_cli_evaluate_stacked_modes_writes_json(stacked_run, tmp_path, capsys):
     out = tmp_path / "e.json"
     assert main(["evaluate", str(stacked_run), "--metrics", "stacked-modes", "--samples", "300",
                  "--out", str(out), "--quiet"]) == 0
-    assert "stacked_modes" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "stacked_modes" in printed and "KL of the R, G, B digit frequencies" in printed
     report = json.loads(out.read_text())
     assert report["dataset"] == "stacked_mnist" and report["notes"] == []
     modes, kl = report["results"]
     assert modes["metric"] == "stacked_modes" and modes["params"]["n_samples"] == 300
     assert 1 <= modes["value"] <= 300 and 0 <= kl["value"] <= math.log(1000) + 1e-9
+    assert len(kl["params"]["channel_kl"]) == 3
+    assert all(0 <= v <= math.log(10) + 1e-9 for v in kl["params"]["channel_kl"])
 
 
 def test_stacked_modes_sample_count_defaults_to_the_literature(stacked_run, tmp_path,

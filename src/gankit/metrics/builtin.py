@@ -65,7 +65,8 @@ def parzen_rows(src: Source, x: Inputs) -> list[Row]:
 def stacked_modes_rows(src: Source, x: Inputs) -> list[Row]:
     m = stacked.stacked_modes(x.samples, src.mnist_classifier, src.progress)
     params = {"n_samples": m.n_samples, "modes_total": m.modes_total,
-              "largest_mode": m.largest_mode, "classifier": "mnist-classifier",
+              "largest_mode": m.largest_mode, "channel_kl": list(m.channel_kl),
+              "classifier": "mnist-classifier",
               "classifier_sha256": src.mnist_classifier.digest}
     return [row("stacked_modes", m.modes_covered, None, **params),
             row("stacked_kl", m.kl_to_uniform, None, **params)]

@@ -281,6 +281,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         note = (f"sigma {p['sigma']:.4f}" if r["metric"] == "parzen"
                 else f"histogram {p['histogram']}" if r["metric"] == "modes_kl"
                 else f"of {p['modes_total']} modes in {p['n_samples']} samples"
-                if r["metric"] == "stacked_modes" else "")
+                if r["metric"] == "stacked_modes"
+                else "KL of the R, G, B digit frequencies "
+                + " / ".join(f"{v:.3f}" for v in p["channel_kl"]) if r["metric"] == "stacked_kl"
+                else "")
         lines.append(f"{r['metric']:<10} {r['value']:>12.5g} {err:>10}  {note}".rstrip())
     return "\n".join(lines)

@@ -4,8 +4,10 @@ Each of a sample's three channels is classified by the shipped MNIST classifier 
 network of FID/KID/PR), the three digits form the mode 100 a + 10 b + c, and the result is the
 number of modes hit by at least one sample (26,000 samples in the literature) and the KL
 divergence from the samples' mode histogram to the uniform one (0 for a perfect spread, log 1000
-= 6.91 when every sample is one mode). The classifier was trained on MNIST in [0, 1], so samples
-must be in [0, 1]; a tanh generator's samples are mapped with (x + 1) / 2 first.
+= 6.91 when every sample is one mode), with the KL of each channel's digit histogram to uniform
+over 10 beside it (how much of the total a skew in digit frequencies explains). The classifier
+was trained on MNIST in [0, 1], so samples must be in [0, 1]; a tanh generator's samples are
+mapped with (x + 1) / 2 first.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ class StackedModes:
     kl_to_uniform: float  # KL(sample mode histogram || uniform), nats
     n_samples: int
     largest_mode: int  # samples in the most frequent mode: a collapse shows here first
+    # KL of each channel's (R, G, B) digit histogram to uniform over 10: the part of the KL that
+    # a skew in digit frequencies explains, as against triples missing or repeated
+    channel_kl: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -63,9 +68,12 @@ def digit_triples(samples: torch.Tensor, classifier: FeatureNetwork,
 
 def count_modes(triples: torch.Tensor, n_modes: int = N_MODES) -> StackedModes:
     """Modes covered and KL to uniform of a vector of mode indices."""
-    counts = torch.bincount(triples.long().flatten(), minlength=n_modes).tolist()
+    triples = triples.long().flatten()
+    counts = torch.bincount(triples, minlength=n_modes).tolist()
+    channels = (triples // 100, triples // 10 % 10, triples % 10)
+    channel_kl = tuple(kl_to_uniform(torch.bincount(c, minlength=10).tolist()) for c in channels)
     return StackedModes(sum(c > 0 for c in counts), n_modes, kl_to_uniform(counts),
-                        len(triples), max(counts))
+                        len(triples), max(counts), channel_kl)
 
 
 def stacked_modes(samples: torch.Tensor, classifier: FeatureNetwork,
