@@ -105,7 +105,7 @@ def main() -> None:
             cells.append(f"{v.mean():.2f} +- {v.std():.2f} "
                          f"({', '.join(f'{x:.2f}' for x in v)})")
         cpu = np.mean([r["cpu_seconds"] for r in rows])
-        print(f"| {name or 'none'} | {cells[0]} | {cells[1]} | {cpu:.0f} |")
+        print(f"| {name} | {cells[0]} | {cells[1]} | {cpu:.0f} |")
 
 
 if __name__ == "__main__":
