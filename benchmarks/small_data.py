@@ -21,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from folder_halves import write
 
 import gankit
 from gankit.data import load_dataset
 from gankit.metrics.features import load_feature_network
 from gankit.metrics.fid import fid
-from gankit.sampling import for_display
+from gankit.metrics.network import FeatureNetwork
+from gankit.sampling import for_display, load_generator
 
 SAMPLES = 10_000
 # variant -> data.augment
@@ -38,29 +39,16 @@ MODEL = ["model.g_width=32", "model.d_width=32", "data.image_size=28", "data.col
          "speed.threads=1"]
 
 
-def write_folder(images: torch.Tensor, folder: Path) -> None:
-    """Grey PNGs, one per image (N, 1, 28, 28) in [0, 1]."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, x in enumerate(images):
-        pixels = (x[0].numpy() * 255).round().astype(np.uint8)
-        Image.fromarray(pixels, "L").save(folder / f"{i:05d}.png")
-
-
-def features(images: torch.Tensor) -> torch.Tensor:
-    """The shipped MNIST classifier's features of images in [0, 1]."""
-    return load_feature_network("mnist-classifier").extract(images)[0]
-
-
 def run_one(folder: Path, augment: list[str], seed: int, steps: int, run_dir: Path,
-            reference: dict[str, torch.Tensor]) -> dict:
+            net: FeatureNetwork, reference: dict[str, torch.Tensor]) -> dict:
     """Train one variant on one seed; its FIDs, CPU seconds and steps."""
     start = time.process_time()
     result = gankit.train("dcgan-folder", out=run_dir, progress=False, sets=[
         *MODEL, f"data.path='{folder}'", f"data.augment={json.dumps(augment)}",
         f"train.max_steps={steps}", f"train.seed={seed}"])
     seconds = time.process_time() - start
-    samples = for_display(gankit.sample(run_dir, SAMPLES, seed=10_000 + seed), run_dir)
-    feats = features(samples)
+    g = load_generator(run_dir)
+    feats = net.extract(for_display(gankit.sample(g, SAMPLES, seed=10_000 + seed), g))[0]
     return {"seed": seed, "fid_test": fid(feats, reference["test"]),
             "fid_train": fid(feats, reference["train"]), "cpu_seconds": round(seconds, 1),
             "steps": result.step}
@@ -77,10 +65,11 @@ def main() -> None:
     torch.set_num_threads(1)
     train_images = load_dataset("mnist", "train").images[:args.images]
     folder = args.out / f"mnist-{args.images}"
-    if not folder.exists():
-        write_folder(train_images, folder)
-    reference = {"test": features(load_dataset("mnist", "test").images),
-                 "train": features(train_images)}
+    if not folder.exists():  # grey PNGs, one per digit, no class subfolders
+        write(folder, train_images, range(len(train_images)), by_class=False)
+    net = load_feature_network("mnist-classifier")
+    reference = {"test": net.extract(load_dataset("mnist", "test").images)[0],
+                 "train": net.extract(train_images)[0]}
     path = args.out / "small-data.json"
     done = json.loads(path.read_text()) if path.exists() else {}
     for name in args.variants:
@@ -89,7 +78,7 @@ def main() -> None:
             if key not in done:
                 run_dir = args.out / "runs" / f"{args.images}-{name.replace(',', '+')}-{seed}"
                 done[key] = run_one(folder.resolve(), VARIANTS[name], seed, args.steps, run_dir,
-                                    reference)
+                                    net, reference)
                 path.write_text(json.dumps(done, indent=1))
                 print(f"{key}: {done[key]}", flush=True)
     print(f"\n{args.images} MNIST digits as a folder, dcgan-folder at 28x28, base width 32, "
