@@ -273,17 +273,24 @@ def evaluate_checkpoint(source: str | Path, metrics: str | list[str] | None = No
     return report, target
 
 
+def _note(r: dict[str, Any]) -> str:
+    """The notes column of one metric's row: what its value rests on."""
+    p, metric = r["params"], r["metric"]
+    if metric == "parzen":
+        return f"sigma {p['sigma']:.4f}"
+    if metric == "modes_kl":
+        return f"histogram {p['histogram']}"
+    if metric == "stacked_modes":
+        return f"of {p['modes_total']} modes in {p['n_samples']} samples"
+    if metric == "stacked_kl":
+        return "KL of the R, G, B digit frequencies " + " / ".join(
+            f"{v:.3f}" for v in p["channel_kl"])
+    return ""
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'metric':<10} {'value':>12} {'error':>10}  notes"]
     for r in rows:
         err = "" if r["error"] is None else f"{r['error']:.4g}"
-        p = r["params"]
-        note = (f"sigma {p['sigma']:.4f}" if r["metric"] == "parzen"
-                else f"histogram {p['histogram']}" if r["metric"] == "modes_kl"
-                else f"of {p['modes_total']} modes in {p['n_samples']} samples"
-                if r["metric"] == "stacked_modes"
-                else "KL of the R, G, B digit frequencies "
-                + " / ".join(f"{v:.3f}" for v in p["channel_kl"]) if r["metric"] == "stacked_kl"
-                else "")
-        lines.append(f"{r['metric']:<10} {r['value']:>12.5g} {err:>10}  {note}".rstrip())
+        lines.append(f"{r['metric']:<10} {r['value']:>12.5g} {err:>10}  {_note(r)}".rstrip())
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from gankit.config import ConditionConfig, ModelConfig
 from gankit.nets import build_discriminator
+from gankit.nets.conditional import is_conditional
 
 
 class Packed(nn.Module):
@@ -68,7 +69,7 @@ def add_minibatch_std_(d: nn.Module, group: int) -> nn.Module:
     A conditional D's last layer is ``d.out``, its adversarial head: the feature joins that
     head only, so the projection term and the AC-GAN head read the same features as before.
     """
-    conditional = not hasattr(d, "net")
+    conditional = is_conditional(d)
     last = d.out if conditional else d.net[-1]
     if isinstance(last, nn.Linear):
         wider: nn.Module = nn.Linear(last.in_features + 1, last.out_features)
