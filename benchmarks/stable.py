@@ -19,7 +19,7 @@ for every variant (a candidate recipe measured before it becomes a preset).
 
     python benchmarks/stable.py --preset ring8-stable --seeds 10 11 12 13 14 --out runs/stable
     python benchmarks/stable.py --preset grid25-stable --ablation --seeds 10 11 --out runs/stable
-    python benchmarks/stable.py --preset stacked-mnist-stable --seeds 30 31 32 --out runs/stable
+    python benchmarks/stable.py --preset stacked-mnist-stable --seeds 50 51 52 --out runs/stable
     python benchmarks/stable.py --preset paper-mnist --set train.ema=0.9999 \
         --set train.max_steps=80000 --seeds 20 21 22 --out runs/stable
 """
@@ -52,6 +52,8 @@ ABLATIONS: dict[str, tuple[str, list[str]]] = {
                  ["game.loss='gan'"]),
     "tanh-D": ("tanh D instead of ReLU", ["model.d_activation='tanh'"]),
     "no-decay": ("constant learning rate (no decay)", ["optim.lr_decay=1.0"]),
+    "dcgan-betas": ("DCGAN's Adam betas (0.5, 0.999) instead of R3GAN's (0, 0.99)",
+                    ["optim.beta1=0.5", "optim.beta2=0.999"]),
     "pack4": ("PacGAN: D judges 4 samples at once (added, not removed)", ["game.pack=4"]),
     "half-steps": ("half the preset's training steps", []),  # filled in from the preset
 }
