@@ -40,11 +40,19 @@ def gan_step(schedule: str = "simultaneous", g_loss: GLoss = generator_loss_non_
 
 
 def load_benchmark(name: str) -> ModuleType:
-    """A script of benchmarks/ as a module (they are scripts, not a package)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
+    """A script of benchmarks/ as a module (they are scripts, not a package).
+
+    benchmarks/ is on sys.path while it loads, as when the script is run, so that it can
+    import its siblings (stable.py imports collapse.py, small_data.py folder_halves.py).
+    """
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(folder))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
     return module
 
 

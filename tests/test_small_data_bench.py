@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import tomllib
@@ -17,7 +16,6 @@ from PIL import Image
 @pytest.fixture
 def small_data(monkeypatch, mnist_root):
     monkeypatch.setenv("GANKIT_DATA_DIR", str(mnist_root))
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     module = load_benchmark("small_data")
     monkeypatch.setattr(module, "SAMPLES", 200)
     return module

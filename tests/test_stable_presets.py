@@ -6,7 +6,6 @@ measured results live in docs/stabilisers.md, not here: nothing below is timed."
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -52,8 +51,7 @@ def test_preset_trains_a_few_steps_and_samples_from_its_ema(tmp_path, name):
 
 
 @pytest.fixture
-def stable_bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+def stable_bench():
     return load_benchmark("stable")
 
 
