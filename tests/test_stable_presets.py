@@ -95,6 +95,7 @@ def test_stacked_preset_is_listed_valid_and_sets_its_own_budget(stable_bench):
     assert cfg.train.max_steps > 0 and cfg.train.epochs == 0
     assert cfg.game.loss == "rpgan" and cfg.reg.r1 > 0 and cfg.reg.r2 > 0 and cfg.train.ema > 0
     assert (cfg.optim.beta1, cfg.optim.beta2) == (0.0, 0.99)  # R3GAN's, not DCGAN's
+    assert cfg.optim.lr == 3e-4  # measured on held-out seeds against 2e-4 (docs/stabilisers.md)
     dcgan_betas = stable_bench.variant_sets("stacked-mnist-stable", "dcgan-betas", [])
     assert stable_bench.changes_preset("stacked-mnist-stable", dcgan_betas, [])
     assert build_config("dcgan-stacked-mnist").game.loss == "gan"  # DCGAN's own, kept
