@@ -1,7 +1,7 @@
-"""The stable presets (ring8-stable, grid25-stable, stacked-mnist-stable) load, validate and
-train a few steps through the ordinary API; benchmarks/stable.py scores a run (of a preset, or
-of an MNIST candidate given by --set) and its ablation variants each change the preset. Their
-measured results live in docs/stabilisers.md, not here: nothing below is timed."""
+"""The stable presets (ring8-stable, grid25-stable, stacked-mnist-stable, mnist-stable) load,
+validate and train a few steps through the ordinary API; benchmarks/stable.py scores a run (of
+a preset, or of an MNIST candidate given by --set) and its ablation variants each change the
+preset. Their measured results live in docs/stabilisers.md, not here: nothing below is timed."""
 
 from __future__ import annotations
 
@@ -99,6 +99,17 @@ def test_stacked_preset_is_listed_valid_and_sets_its_own_budget(stable_bench):
     dcgan_betas = stable_bench.variant_sets("stacked-mnist-stable", "dcgan-betas", [])
     assert stable_bench.changes_preset("stacked-mnist-stable", dcgan_betas, [])
     assert build_config("dcgan-stacked-mnist").game.loss == "gan"  # DCGAN's own, kept
+
+
+def test_mnist_preset_is_the_papers_nets_with_the_stable_recipe():
+    """The paper's MLPs (maxout D with dropout) kept; the game, optimiser and budget changed."""
+    assert "mnist-stable" in preset_names() and preset_summary("mnist-stable")
+    cfg, paper = build_config("mnist-stable"), build_config("paper-mnist")
+    check_config(cfg)
+    assert cfg.model == paper.model and cfg.data == paper.data
+    assert cfg.game.loss == "rpgan" and cfg.reg.r1 > 0 and cfg.reg.r2 > 0
+    assert cfg.optim.name == "adam" and (cfg.optim.beta1, cfg.optim.beta2) == (0.0, 0.99)
+    assert cfg.train.ema == 0.9999 and cfg.train.max_steps > 0 and cfg.train.epochs == 0
 
 
 def test_benchmark_scores_a_stacked_mnist_run_from_its_ema(tmp_path, stable_bench, monkeypatch,
