@@ -102,32 +102,43 @@ def test_stacked_preset_is_listed_valid_and_sets_its_own_budget(stable_bench):
 
 
 def test_mnist_preset_is_the_papers_nets_with_the_stable_recipe():
-    """The paper's MLPs kept, less D's dropout; the game, optimiser and budget changed. Each
-    version's held-out runs trained as the version before plus overrides (docs/stabilisers.md),
-    so the preset must build exactly what its own runs trained, and the documented commands of
-    the versions before must build theirs."""
+    """The paper's MLPs kept, less D's dropout and with a minibatch-std feature; the game,
+    optimiser and budget changed. Each version's held-out runs trained as the version before
+    plus overrides (docs/stabilisers.md), so the preset must build exactly what its own runs
+    trained, and the documented commands of the versions before must build theirs."""
     assert "mnist-stable" in preset_names() and preset_summary("mnist-stable")
     cfg, paper = build_config("mnist-stable"), build_config("paper-mnist")
     check_config(cfg)
     assert cfg.data == paper.data
-    no_dropout = {"d_input_keep": 1.0, "d_hidden_keep": 1.0}
-    assert cfg.to_dict()["model"] == {**paper.to_dict()["model"], **no_dropout}
-    assert cfg.game.loss == "rpgan" and cfg.reg.r1 > 0 and cfg.reg.r2 > 0
+    changed = {"d_input_keep": 1.0, "d_hidden_keep": 1.0, "d_minibatch_std": 4}
+    assert cfg.to_dict()["model"] == {**paper.to_dict()["model"], **changed}
+    assert cfg.game.loss == "rpgan" and (cfg.reg.r1, cfg.reg.r2) == (0.05, 0.05)
     assert cfg.optim.name == "adam" and (cfg.optim.beta1, cfg.optim.beta2) == (0.0, 0.99)
     assert cfg.train.ema == 0.9999 and cfg.train.epochs == 0
-    assert cfg.reg.every == 16 and cfg.train.max_steps == 56000  # lazy penalties buy the steps
+    assert cfg.reg.every == 16 and cfg.train.max_steps == 62000  # lazy penalties buy the steps
     first = ["optim.name='adam'", "optim.lr=0.0005", "optim.lr_decay=1.0", "optim.beta1=0.0",
              "optim.beta2=0.99", "game.loss='rpgan'", "reg.r1=0.1", "reg.r2=0.1",
              "train.ema=0.9999", "train.max_steps=36000"]  # trained as paper-mnist + these
     lazy = [*first, "reg.every=16", "train.max_steps=56000"]
-    measured_as = [*lazy, "model.d_input_keep=1.0", "model.d_hidden_keep=1.0"]
-    assert build_config("paper-mnist", sets=measured_as).to_dict() == cfg.to_dict()
-    with_dropout = ["model.d_input_keep=0.8", "model.d_hidden_keep=0.5"]
+    no_dropout = [*lazy, "model.d_input_keep=1.0", "model.d_hidden_keep=1.0"]
+    assert build_config("paper-mnist", sets=no_dropout).to_dict() \
+        == build_config("mnist-stable", sets=BEFORE_MINIBATCH_STD).to_dict()
+    measured_as = [*BEFORE_MINIBATCH_STD, *MINIBATCH_STD]  # the preset's runs trained as this
+    assert build_config("mnist-stable", sets=measured_as).to_dict() == cfg.to_dict()
+    with_dropout = [*BEFORE_MINIBATCH_STD, "model.d_input_keep=0.8", "model.d_hidden_keep=0.5"]
     assert build_config("mnist-stable", sets=with_dropout).to_dict() \
         == build_config("paper-mnist", sets=lazy).to_dict()
     assert build_config("mnist-stable", sets=[*with_dropout, "reg.every=1",
                                               "train.max_steps=36000"]).to_dict() \
         == build_config("paper-mnist", sets=first).to_dict()
+
+
+# docs/stabilisers.md's commands: the version before the minibatch-std feature, as overrides on
+# the preset; and what the preset's own held-out runs added to that version
+BEFORE_MINIBATCH_STD = ["reg.r1=0.1", "reg.r2=0.1", "model.d_minibatch_std=0",
+                        "train.max_steps=56000"]
+MINIBATCH_STD = ["reg.r1=0.05", "reg.r2=0.05", "model.d_minibatch_std=4",
+                 "train.max_steps=62000"]
 
 
 def test_benchmark_scores_a_stacked_mnist_run_from_its_ema(tmp_path, stable_bench, monkeypatch,
