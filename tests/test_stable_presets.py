@@ -121,24 +121,19 @@ def test_mnist_preset_is_the_papers_nets_with_the_stable_recipe():
              "train.ema=0.9999", "train.max_steps=36000"]  # trained as paper-mnist + these
     lazy = [*first, "reg.every=16", "train.max_steps=56000"]
     no_dropout = [*lazy, "model.d_input_keep=1.0", "model.d_hidden_keep=1.0"]
+    # the version before, as docs/stabilisers.md's commands write it: overrides on the preset
+    before = ["reg.r1=0.1", "reg.r2=0.1", "model.d_minibatch_std=0", "train.max_steps=56000"]
     assert build_config("paper-mnist", sets=no_dropout).to_dict() \
-        == build_config("mnist-stable", sets=BEFORE_MINIBATCH_STD).to_dict()
-    measured_as = [*BEFORE_MINIBATCH_STD, *MINIBATCH_STD]  # the preset's runs trained as this
+        == build_config("mnist-stable", sets=before).to_dict()
+    measured_as = [*before, "reg.r1=0.05", "reg.r2=0.05", "model.d_minibatch_std=4",
+                   "train.max_steps=62000"]  # the preset's held-out runs trained as this
     assert build_config("mnist-stable", sets=measured_as).to_dict() == cfg.to_dict()
-    with_dropout = [*BEFORE_MINIBATCH_STD, "model.d_input_keep=0.8", "model.d_hidden_keep=0.5"]
+    with_dropout = [*before, "model.d_input_keep=0.8", "model.d_hidden_keep=0.5"]
     assert build_config("mnist-stable", sets=with_dropout).to_dict() \
         == build_config("paper-mnist", sets=lazy).to_dict()
     assert build_config("mnist-stable", sets=[*with_dropout, "reg.every=1",
                                               "train.max_steps=36000"]).to_dict() \
         == build_config("paper-mnist", sets=first).to_dict()
-
-
-# docs/stabilisers.md's commands: the version before the minibatch-std feature, as overrides on
-# the preset; and what the preset's own held-out runs added to that version
-BEFORE_MINIBATCH_STD = ["reg.r1=0.1", "reg.r2=0.1", "model.d_minibatch_std=0",
-                        "train.max_steps=56000"]
-MINIBATCH_STD = ["reg.r1=0.05", "reg.r2=0.05", "model.d_minibatch_std=4",
-                 "train.max_steps=62000"]
 
 
 def test_benchmark_scores_a_stacked_mnist_run_from_its_ema(tmp_path, stable_bench, monkeypatch,
