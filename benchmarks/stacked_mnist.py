@@ -99,4 +99,6 @@ def _write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from gankit.errors import run_script
+
+    run_script(main)

@@ -6,6 +6,9 @@ Each carries one line that names the problem and the fix; the CLI prints it and 
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 
 class GankitError(Exception):
     """Bad input: a missing or corrupt file, an invalid config value, a wrong checkpoint."""
@@ -35,3 +38,13 @@ class StorageError(GankitError):
     """The output cannot be written (disk full, read-only, quota); what was saved is intact."""
 
     exit_code = 1
+
+
+def run_script(main: Callable[[], object]) -> None:
+    """Run a script's ``main`` as the CLI runs a command: bad input ends in its one line on
+    stderr and its exit code, not a traceback (the benchmarks use it)."""
+    try:
+        main()
+    except GankitError as exc:
+        print(f"{sys.argv[0]}: error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
