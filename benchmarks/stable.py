@@ -20,7 +20,7 @@ for every variant (a candidate recipe measured before it becomes a preset).
     python benchmarks/stable.py --preset ring8-stable --seeds 10 11 12 13 14 --out runs/stable
     python benchmarks/stable.py --preset grid25-stable --ablation --seeds 10 11 --out runs/stable
     python benchmarks/stable.py --preset stacked-mnist-stable --seeds 60 61 62 --out runs/stable
-    python benchmarks/stable.py --preset mnist-stable --seeds 100 101 102 --out runs/stable
+    python benchmarks/stable.py --preset mnist-stable --seeds 105 106 107 --out runs/stable
 """
 
 from __future__ import annotations

@@ -101,32 +101,39 @@ def test_stacked_preset_is_listed_valid_and_sets_its_own_budget(stable_bench):
     assert build_config("dcgan-stacked-mnist").game.loss == "gan"  # DCGAN's own, kept
 
 
-def test_mnist_preset_is_the_papers_nets_with_the_stable_recipe():
-    """The paper's MLPs kept, less D's dropout and with a minibatch-std feature; the game,
-    optimiser and budget changed. Each version's held-out runs trained as the version before
-    plus overrides (docs/stabilisers.md), so the preset must build exactly what its own runs
-    trained, and the documented commands of the versions before must build theirs."""
+def test_mnist_preset_is_the_papers_d_and_a_wider_g_with_the_stable_recipe():
+    """The paper's maxout D kept, less its dropout and with a minibatch-std feature, and its G
+    a third wider; the game, optimiser and budget changed. Each version's held-out runs trained
+    as the version before plus overrides (docs/stabilisers.md), so the preset must build exactly
+    what its own runs trained, and the documented commands of the versions before must build
+    theirs."""
     assert "mnist-stable" in preset_names() and preset_summary("mnist-stable")
     cfg, paper = build_config("mnist-stable"), build_config("paper-mnist")
     check_config(cfg)
     assert cfg.data == paper.data
-    changed = {"d_input_keep": 1.0, "d_hidden_keep": 1.0, "d_minibatch_std": 4}
+    changed = {"g_hidden": [1600, 1600], "d_input_keep": 1.0, "d_hidden_keep": 1.0,
+               "d_minibatch_std": 4}
     assert cfg.to_dict()["model"] == {**paper.to_dict()["model"], **changed}
     assert cfg.game.loss == "rpgan" and (cfg.reg.r1, cfg.reg.r2) == (0.05, 0.05)
     assert cfg.optim.name == "adam" and (cfg.optim.beta1, cfg.optim.beta2) == (0.0, 0.99)
     assert cfg.train.ema == 0.9999 and cfg.train.epochs == 0
-    assert cfg.reg.every == 16 and cfg.train.max_steps == 62000  # lazy penalties buy the steps
+    assert cfg.reg.every == 16 and cfg.train.max_steps == 44000  # lazy penalties buy the steps
     first = ["optim.name='adam'", "optim.lr=0.0005", "optim.lr_decay=1.0", "optim.beta1=0.0",
              "optim.beta2=0.99", "game.loss='rpgan'", "reg.r1=0.1", "reg.r2=0.1",
              "train.ema=0.9999", "train.max_steps=36000"]  # trained as paper-mnist + these
     lazy = [*first, "reg.every=16", "train.max_steps=56000"]
     no_dropout = [*lazy, "model.d_input_keep=1.0", "model.d_hidden_keep=1.0"]
-    # the version before, as docs/stabilisers.md's commands write it: overrides on the preset
-    before = ["reg.r1=0.1", "reg.r2=0.1", "model.d_minibatch_std=0", "train.max_steps=56000"]
+    # the versions before, as docs/stabilisers.md's commands write them: overrides on the preset
+    narrow = ["model.g_hidden=[1200,1200]", "train.max_steps=62000"]
+    before = [*narrow, "reg.r1=0.1", "reg.r2=0.1", "model.d_minibatch_std=0",
+              "train.max_steps=56000"]
     assert build_config("paper-mnist", sets=no_dropout).to_dict() \
         == build_config("mnist-stable", sets=before).to_dict()
-    measured_as = [*before, "reg.r1=0.05", "reg.r2=0.05", "model.d_minibatch_std=4",
-                   "train.max_steps=62000"]  # the preset's held-out runs trained as this
+    mbstd = [*before, "reg.r1=0.05", "reg.r2=0.05", "model.d_minibatch_std=4",
+             "train.max_steps=62000"]  # the narrow version's held-out runs trained as this
+    assert build_config("mnist-stable", sets=mbstd).to_dict() \
+        == build_config("mnist-stable", sets=narrow).to_dict()
+    measured_as = [*narrow, "model.g_hidden=[1600,1600]", "train.max_steps=44000"]
     assert build_config("mnist-stable", sets=measured_as).to_dict() == cfg.to_dict()
     with_dropout = [*before, "model.d_input_keep=0.8", "model.d_hidden_keep=0.5"]
     assert build_config("mnist-stable", sets=with_dropout).to_dict() \
