@@ -129,12 +129,11 @@ def test_mnist_preset_is_the_papers_d_and_a_wider_g_with_the_stable_recipe():
               "train.max_steps=56000"]
     assert build_config("paper-mnist", sets=no_dropout).to_dict() \
         == build_config("mnist-stable", sets=before).to_dict()
-    mbstd = [*before, "reg.r1=0.05", "reg.r2=0.05", "model.d_minibatch_std=4",
-             "train.max_steps=62000"]  # the narrow version's held-out runs trained as this
-    assert build_config("mnist-stable", sets=mbstd).to_dict() \
+    # the narrow version's held-out runs trained as the one before plus these
+    mbstd = ["reg.r1=0.05", "reg.r2=0.05", "model.d_minibatch_std=4", "train.max_steps=62000"]
+    assert build_config("mnist-stable", sets=[*before, *mbstd]).to_dict() \
         == build_config("mnist-stable", sets=narrow).to_dict()
-    narrow_version = [*no_dropout, "reg.r1=0.05", "reg.r2=0.05", "model.d_minibatch_std=4",
-                      "train.max_steps=62000"]  # the version before, from paper-mnist
+    narrow_version = [*no_dropout, *mbstd]  # the version before, from paper-mnist
     assert build_config("paper-mnist", sets=narrow_version).to_dict() \
         == build_config("mnist-stable", sets=narrow).to_dict()
     measured_as = [*narrow_version, "model.g_hidden=[1600,1600]", "train.max_steps=44000"]
