@@ -11,7 +11,7 @@ from scipy.linalg import sqrtm
 
 from gankit.metrics.fid import fid, frechet_distance
 from gankit.metrics.kid import kid, mmd2_unbiased, polynomial_kernel
-from gankit.metrics.prc import knn_radii, precision_recall
+from gankit.metrics.prc import coverage_fraction, inside_manifold, knn_radii, precision_recall
 from gankit.metrics.score import class_histogram, classifier_score, kl_to_uniform
 
 
@@ -86,6 +86,17 @@ def test_precision_recall_direction_on_half_covering_samples():
 def test_knn_radius_excludes_the_point_itself():
     pts = torch.tensor([[0.0], [1.0], [3.0], [7.0]])
     assert knn_radii(pts, k=1).tolist() == [1.0, 1.0, 4.0, 16.0]
+
+
+def test_inside_manifold_by_hand():
+    # squared radii (k = 1) 1, 1, 4, 16 around 0, 1, 3, 7: 0.5 and 5 (on 3's ball's edge) lie
+    # inside, 12 (25 from 7) and -1.5 (2.25 from 0) outside, in blocks of any size.
+    pts = torch.tensor([[0.0], [1.0], [3.0], [7.0]])
+    queries = torch.tensor([[0.5], [5.0], [12.0], [-1.5]])
+    for block in (1, 3, 2000):
+        mask = inside_manifold(queries, pts, knn_radii(pts, k=1), block)
+        assert mask.tolist() == [True, True, False, False]
+    assert coverage_fraction(queries, pts, knn_radii(pts, k=1)) == 0.5
 
 
 def test_classifier_score_extremes():

@@ -27,14 +27,19 @@ def knn_radii(points: torch.Tensor, k: int = 3, block: int = 2000) -> torch.Tens
     return torch.cat(out)
 
 
+def inside_manifold(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
+                    block: int = 2000) -> torch.Tensor:
+    """Which ``queries`` lie inside at least one ball (centre, radius): a bool per query, so
+    that the fraction can be broken down (by class, for one)."""
+    q, c = queries.double(), centres.double()
+    return torch.cat([(_sq_dists(q[i:i + block], c) <= radii).any(1)
+                      for i in range(0, len(q), block)])
+
+
 def coverage_fraction(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
                       block: int = 2000) -> float:
     """Fraction of ``queries`` inside at least one ball (centre, radius) of the manifold."""
-    q, c = queries.double(), centres.double()
-    inside = 0
-    for i in range(0, len(q), block):
-        inside += int((_sq_dists(q[i:i + block], c) <= radii).any(1).sum())
-    return inside / len(q)
+    return int(inside_manifold(queries, centres, radii, block).sum()) / len(queries)
 
 
 def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3,

@@ -1,0 +1,117 @@
+"""Where an MNIST run's precision and recall are lost, digit by digit.
+
+``gankit evaluate --metrics pr`` gives two fractions over all samples and all real digits. This
+breaks them down by the digit the shipped MNIST classifier reads: the precision of the samples
+it reads as each digit, the recall of the real digits of each class, the share of samples the
+classifier reads with less than ``CONFIDENT`` probability (ambiguous strokes), and, beside each
+figure, the same for the 10,000 MNIST test digits in G's place: what a G that drew the data
+itself would score. Samples are drawn as ``gankit evaluate`` draws them (10,000, ``--seed``
+0 unless told, the EMA generator where the run keeps one, ``--raw`` for G itself), against
+the same reference of 10,000 training digits, so the overall figures are evaluate's (and
+benchmarks/stable.py's with ``--seed`` 10,000 + the training seed).
+
+    python benchmarks/pr_by_class.py runs/mine [runs/other ...] [--raw] [--out pr.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from gankit import sampling
+from gankit.errors import ConfigError, run_script
+from gankit.io import checkpoint as ckpt
+from gankit.metrics.evaluate import PAPER_SAMPLES, Evaluator
+from gankit.metrics.prc import inside_manifold, knn_radii
+
+CONFIDENT = 0.9  # below this top-class probability a digit counts as ambiguous
+CLASSES = 10
+
+
+def by_class(inside: torch.Tensor, classes: torch.Tensor) -> list[float]:
+    """The fraction of ``inside`` that is True among the points of each class (NaN where a
+    class has no points): per-class precision or recall from the per-point masks."""
+    return [float(inside[classes == c].double().mean()) if bool((classes == c).any())
+            else float("nan") for c in range(CLASSES)]
+
+
+def breakdown(real: torch.Tensor, real_logits: torch.Tensor, fake: torch.Tensor,
+              fake_logits: torch.Tensor, k: int = 3) -> dict[str, object]:
+    """Precision and recall of ``fake`` features against ``real`` ones, overall and by class
+    (fakes by the class the classifier reads, reals by theirs), and the ambiguous share."""
+    precision_mask = inside_manifold(fake, real, knn_radii(real, k))
+    recall_mask = inside_manifold(real, fake, knn_radii(fake, k))
+    fake_class, real_class = fake_logits.argmax(1), real_logits.argmax(1)
+    confidence = fake_logits.softmax(1).max(1).values
+    return {
+        "precision": float(precision_mask.double().mean()),
+        "recall": float(recall_mask.double().mean()),
+        "ambiguous": float((confidence < CONFIDENT).double().mean()),
+        # what discarding the ambiguous samples would leave
+        "precision_confident": float(precision_mask[confidence >= CONFIDENT].double().mean()),
+        "share": [float((fake_class == c).double().mean()) for c in range(CLASSES)],
+        "precision_by_class": by_class(precision_mask, fake_class),
+        "recall_by_class": by_class(recall_mask, real_class),
+    }
+
+
+def measure(run: str, evaluator: Evaluator, raw: bool, seed: int = 0
+            ) -> dict[str, dict[str, object]]:
+    """The breakdown of a run's samples and of the test digits, against the same reference."""
+    _, state = ckpt.read_checkpoint(ckpt.resolve(run)[0])
+    if state["config"]["data"]["name"] != "mnist":
+        raise ConfigError(f"{run} was trained on {state['config']['data']['name']}, not MNIST; "
+                          "the digit breakdown reads MNIST runs only")
+    net = evaluator.feature_network
+    reference = evaluator.reference_features()
+    if "ref_logits" not in evaluator._cache:
+        train = evaluator.split("train")[:evaluator.n_reference]
+        evaluator._cache["ref_logits"] = net.extract(train)[1]
+        evaluator._cache["test"] = net.extract(evaluator.split("test")[:PAPER_SAMPLES])
+    ref_logits, (test, test_logits) = evaluator._cache["ref_logits"], evaluator._cache["test"]
+    samples = sampling.for_display(sampling.sample(run, PAPER_SAMPLES, seed=seed, raw=raw), run)
+    fake, fake_logits = net.extract(samples)
+    return {"generator": breakdown(reference, ref_logits, fake, fake_logits),
+            "test digits": breakdown(reference, ref_logits, test, test_logits)}
+
+
+def table(name: str, result: dict[str, dict[str, object]]) -> str:
+    """One Markdown table: a row per digit, then the overall figures."""
+    g, t = result["generator"], result["test digits"]
+    lines = [f"### {name}", "",
+             "| digit | share of samples | precision | precision, test digits | recall | "
+             "recall, test digits |", "|---|---|---|---|---|---|"]
+    for c in range(CLASSES):
+        lines.append(f"| {c} | {g['share'][c]:.3f} | {g['precision_by_class'][c]:.3f} | "
+                     f"{t['precision_by_class'][c]:.3f} | {g['recall_by_class'][c]:.3f} | "
+                     f"{t['recall_by_class'][c]:.3f} |")
+    lines.append(f"| all | | **{g['precision']:.3f}** | {t['precision']:.3f} | "
+                 f"**{g['recall']:.3f}** | {t['recall']:.3f} |")
+    lines += ["", f"Read with less than {CONFIDENT} confidence: {g['ambiguous']:.3f} of the "
+              f"samples, {t['ambiguous']:.3f} of the test digits. Precision of the others: "
+              f"{g['precision_confident']:.3f} (test digits: {t['precision_confident']:.3f})."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", help="run directories (or checkpoints) of MNIST runs")
+    parser.add_argument("--raw", action="store_true", help="G itself, not its moving average")
+    parser.add_argument("--seed", type=int, default=0, help="the samples' seed (evaluate's: 0)")
+    parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args()
+    evaluator = Evaluator("mnist", metrics=["pr"], progress=False)
+    results = {}
+    for run in args.runs:
+        results[run] = measure(run, evaluator, args.raw, args.seed)
+        print(table(run + (" (raw G)" if args.raw else ""), results[run]) + "\n", flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    run_script(main)
