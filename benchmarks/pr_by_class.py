@@ -8,9 +8,12 @@ figure, the same for the 10,000 MNIST test digits in G's place: what a G that dr
 itself would score. Samples are drawn as ``gankit evaluate`` draws them (10,000, ``--seed``
 0 unless told, the EMA generator where the run keeps one, ``--raw`` for G itself), against
 the same reference of 10,000 training digits, so the overall figures are evaluate's (and
-benchmarks/stable.py's with ``--seed`` 10,000 + the training seed).
+benchmarks/stable.py's with ``--seed`` 10,000 + the training seed). ``--noise-scale a`` feeds G
+a * z instead of z (the same draws of z): a < 1 keeps G to the middle of its noise space, the
+truncation trick, and shows the trade of precision for recall that this G offers.
 
     python benchmarks/pr_by_class.py runs/mine [runs/other ...] [--raw] [--out pr.json]
+    python benchmarks/pr_by_class.py runs/mine --noise-scale 0.8
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from gankit import sampling
 from gankit.errors import ConfigError, run_script
@@ -29,6 +33,19 @@ from gankit.metrics.prc import inside_manifold, knn_radii
 
 CONFIDENT = 0.9  # below this top-class probability a digit counts as ambiguous
 CLASSES = 10
+
+
+class NoiseScaled(nn.Module):
+    """G fed ``scale`` times its noise: ``sampling.sample`` draws the same z for it as for G."""
+
+    def __init__(self, g: nn.Module, scale: float) -> None:
+        super().__init__()
+        self.g, self.scale = g, scale
+        self.noise_dim, self.prior = g.noise_dim, g.prior
+        self.classes = getattr(g, "classes", 0)  # a conditional G draws each class in turn
+
+    def forward(self, z: torch.Tensor, *labels: torch.Tensor) -> torch.Tensor:
+        return self.g(z * self.scale, *labels)
 
 
 def by_class(inside: torch.Tensor, classes: torch.Tensor) -> list[float]:
@@ -58,7 +75,7 @@ def breakdown(real: torch.Tensor, real_logits: torch.Tensor, fake: torch.Tensor,
     }
 
 
-def measure(run: str, evaluator: Evaluator, raw: bool, seed: int = 0
+def measure(run: str, evaluator: Evaluator, raw: bool, seed: int = 0, noise_scale: float = 1.0
             ) -> dict[str, dict[str, object]]:
     """The breakdown of a run's samples and of the test digits, against the same reference."""
     _, state = ckpt.read_checkpoint(ckpt.resolve(run)[0])
@@ -72,7 +89,9 @@ def measure(run: str, evaluator: Evaluator, raw: bool, seed: int = 0
         evaluator._cache["ref_logits"] = net.extract(train)[1]
         evaluator._cache["test"] = net.extract(evaluator.split("test")[:PAPER_SAMPLES])
     ref_logits, (test, test_logits) = evaluator._cache["ref_logits"], evaluator._cache["test"]
-    samples = sampling.for_display(sampling.sample(run, PAPER_SAMPLES, seed=seed, raw=raw), run)
+    g = sampling.load_generator(run, raw=raw)
+    source = g if noise_scale == 1.0 else NoiseScaled(g, noise_scale)
+    samples = sampling.for_display(sampling.sample(source, PAPER_SAMPLES, seed=seed), g)
     fake, fake_logits = net.extract(samples)
     return {"generator": breakdown(reference, ref_logits, fake, fake_logits),
             "test digits": breakdown(reference, ref_logits, test, test_logits)}
@@ -101,13 +120,17 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", help="run directories (or checkpoints) of MNIST runs")
     parser.add_argument("--raw", action="store_true", help="G itself, not its moving average")
     parser.add_argument("--seed", type=int, default=0, help="the samples' seed (evaluate's: 0)")
+    parser.add_argument("--noise-scale", type=float, default=1.0,
+                        help="feed G this multiple of its noise (< 1: the truncation trick)")
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     evaluator = Evaluator("mnist", metrics=["pr"], progress=False)
     results = {}
     for run in args.runs:
-        results[run] = measure(run, evaluator, args.raw, args.seed)
-        print(table(run + (" (raw G)" if args.raw else ""), results[run]) + "\n", flush=True)
+        results[run] = measure(run, evaluator, args.raw, args.seed, args.noise_scale)
+        name = run + (" (raw G)" if args.raw else "") + (
+            f" (noise x {args.noise_scale})" if args.noise_scale != 1.0 else "")
+        print(table(name, results[run]) + "\n", flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")

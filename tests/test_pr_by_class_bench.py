@@ -14,6 +14,8 @@ import gankit
 from gankit.errors import ConfigError
 from gankit.metrics.evaluate import Evaluator
 from gankit.metrics.prc import precision_recall
+from gankit.nets.mlp import MLPGenerator
+from gankit.nets.noise import sample_noise
 from gankit.sampling import sample
 
 
@@ -66,6 +68,16 @@ def test_overall_figures_are_the_products_and_the_classes_add_up(bench, mnist_ro
     # The test digits against training digits: a G that drew the data scores high.
     t = result["test digits"]
     assert t["precision"] > 0.7 and t["recall"] > 0.7 and t["ambiguous"] < 0.1
+
+
+def test_noise_scale_feeds_g_the_same_draws_scaled(bench):
+    torch.manual_seed(0)
+    g = MLPGenerator(8, [16], (1, 4, 4))
+    z = sample_noise(50, 8, g.prior, "cpu", torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = g(0.5 * z)
+    assert torch.equal(sample(bench.NoiseScaled(g, 0.5), 50, seed=3), expected)
+    assert not torch.equal(sample(g, 50, seed=3), expected)
 
 
 def test_refuses_a_run_of_other_data(bench, tmp_path, monkeypatch, capsys):
