@@ -1,16 +1,17 @@
 """Where an MNIST run's precision and recall are lost, digit by digit.
 
-``gankit evaluate --metrics pr`` gives two fractions over all samples and all real digits. This
-breaks them down by the digit the shipped MNIST classifier reads: the precision of the samples
-it reads as each digit, the recall of the real digits of each class, the share of samples the
-classifier reads with less than ``CONFIDENT`` probability (ambiguous strokes), and, beside each
-figure, the same for the 10,000 MNIST test digits in G's place: what a G that drew the data
-itself would score. Samples are drawn as ``gankit evaluate`` draws them (10,000, ``--seed``
-0 unless told, the EMA generator where the run keeps one, ``--raw`` for G itself), against
-the same reference of 10,000 training digits, so the overall figures are evaluate's (and
-benchmarks/stable.py's with ``--seed`` 10,000 + the training seed). ``--noise-scale a`` feeds G
-a * z instead of z (the same draws of z): a < 1 keeps G to the middle of its noise space, the
-truncation trick, and shows the trade of precision for recall that this G offers.
+``gankit evaluate --metrics pr`` gives two fractions over all samples and all real digits.
+This breaks them down by digit: the precision of the samples the shipped MNIST classifier
+reads as each digit, the recall of the real digits of each class (by their labels), the share
+of samples the classifier reads with less than ``CONFIDENT`` probability (ambiguous strokes),
+and, beside each figure, the same for the 10,000 MNIST test digits in G's place: what a G
+that drew the data itself would score. Samples are drawn as ``gankit evaluate`` draws them
+(10,000, ``--seed`` 0 unless told, the EMA generator where the run keeps one, ``--raw`` for G
+itself), against the same reference of 10,000 training digits, so the overall figures are
+evaluate's (and benchmarks/stable.py's with ``--seed`` 10,000 + the training seed).
+``--noise-scale a`` feeds G a * z instead of z (the same draws of z): a < 1 keeps G to the
+middle of its noise space, the truncation trick, and shows the trade of precision for recall
+that this G offers.
 
     python benchmarks/pr_by_class.py runs/mine [runs/other ...] [--raw] [--out pr.json]
     python benchmarks/pr_by_class.py runs/mine --noise-scale 0.8
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from gankit import sampling
+from gankit.data import load_dataset
 from gankit.errors import ConfigError, run_script
 from gankit.io import checkpoint as ckpt
 from gankit.metrics.evaluate import PAPER_SAMPLES, Evaluator
@@ -55,13 +57,14 @@ def by_class(inside: torch.Tensor, classes: torch.Tensor) -> list[float]:
             else float("nan") for c in range(CLASSES)]
 
 
-def breakdown(real: torch.Tensor, real_logits: torch.Tensor, fake: torch.Tensor,
+def breakdown(real: torch.Tensor, real_labels: torch.Tensor, fake: torch.Tensor,
               fake_logits: torch.Tensor, k: int = 3) -> dict[str, object]:
     """Precision and recall of ``fake`` features against ``real`` ones, overall and by class
-    (fakes by the class the classifier reads, reals by theirs), and the ambiguous share."""
+    (fakes by the class the classifier reads, reals by their labels), and the ambiguous
+    share."""
     precision_mask = inside_manifold(fake, real, knn_radii(real, k))
     recall_mask = inside_manifold(real, fake, knn_radii(fake, k))
-    fake_class, real_class = fake_logits.argmax(1), real_logits.argmax(1)
+    fake_class = fake_logits.argmax(1)
     confidence = fake_logits.softmax(1).max(1).values
     return {
         "precision": float(precision_mask.double().mean()),
@@ -71,7 +74,7 @@ def breakdown(real: torch.Tensor, real_logits: torch.Tensor, fake: torch.Tensor,
         "precision_confident": float(precision_mask[confidence >= CONFIDENT].double().mean()),
         "share": [float((fake_class == c).double().mean()) for c in range(CLASSES)],
         "precision_by_class": by_class(precision_mask, fake_class),
-        "recall_by_class": by_class(recall_mask, real_class),
+        "recall_by_class": by_class(recall_mask, real_labels),
     }
 
 
@@ -84,17 +87,17 @@ def measure(run: str, evaluator: Evaluator, raw: bool, seed: int = 0, noise_scal
                           "the digit breakdown reads MNIST runs only")
     net = evaluator.feature_network
     reference = evaluator.reference_features()
-    if "ref_logits" not in evaluator._cache:
-        train = evaluator.split("train")[:evaluator.n_reference]
-        evaluator._cache["ref_logits"] = net.extract(train)[1]
+    if "test" not in evaluator._cache:
+        labels = load_dataset("mnist", "train", evaluator.data_dir).labels
+        evaluator._cache["ref_labels"] = labels[:evaluator.n_reference]
         evaluator._cache["test"] = net.extract(evaluator.split("test")[:PAPER_SAMPLES])
-    ref_logits, (test, test_logits) = evaluator._cache["ref_logits"], evaluator._cache["test"]
+    ref_labels, (test, test_logits) = evaluator._cache["ref_labels"], evaluator._cache["test"]
     g = sampling.load_generator(run, raw=raw)
     source = g if noise_scale == 1.0 else NoiseScaled(g, noise_scale)
     samples = sampling.for_display(sampling.sample(source, PAPER_SAMPLES, seed=seed), g)
     fake, fake_logits = net.extract(samples)
-    return {"generator": breakdown(reference, ref_logits, fake, fake_logits),
-            "test digits": breakdown(reference, ref_logits, test, test_logits)}
+    return {"generator": breakdown(reference, ref_labels, fake, fake_logits),
+            "test digits": breakdown(reference, ref_labels, test, test_logits)}
 
 
 def table(name: str, result: dict[str, dict[str, object]]) -> str:

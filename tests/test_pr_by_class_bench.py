@@ -37,7 +37,7 @@ def test_breakdown_by_hand(bench):
     fake = torch.tensor([[0.5], [12.0], [5.0], [-1.5]], dtype=torch.float64)
     ambiguous = logits_of([0, 0, 1, 1])
     ambiguous[3, 1] = 0.5  # read as 1 with e^0.5 / (e^0.5 + 9) = 0.15 confidence
-    out = bench.breakdown(real, logits_of([0, 0, 1, 1]), fake, ambiguous, k=1)
+    out = bench.breakdown(real, torch.tensor([0, 0, 1, 1]), fake, ambiguous, k=1)
     assert out["precision"] == 0.5
     assert out["precision_by_class"][:2] == [0.5, 0.5]
     assert all(math.isnan(p) for p in out["precision_by_class"][2:])
