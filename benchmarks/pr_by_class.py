@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -57,12 +58,12 @@ def by_class(inside: torch.Tensor, classes: torch.Tensor) -> list[float]:
             else float("nan") for c in range(CLASSES)]
 
 
-def breakdown(real: torch.Tensor, real_labels: torch.Tensor, fake: torch.Tensor,
-              fake_logits: torch.Tensor, k: int = 3) -> dict[str, object]:
-    """Precision and recall of ``fake`` features against ``real`` ones, overall and by class
-    (fakes by the class the classifier reads, reals by their labels), and the ambiguous
-    share."""
-    precision_mask = inside_manifold(fake, real, knn_radii(real, k))
+def breakdown(real: torch.Tensor, real_radii: torch.Tensor, real_labels: torch.Tensor,
+              fake: torch.Tensor, fake_logits: torch.Tensor, k: int = 3) -> dict[str, object]:
+    """Precision and recall of ``fake`` features against ``real`` ones (whose k-NN radii are
+    ``real_radii``), overall and by class (fakes by the class the classifier reads, reals by
+    their labels), and the ambiguous share."""
+    precision_mask = inside_manifold(fake, real, real_radii)
     recall_mask = inside_manifold(real, fake, knn_radii(fake, k))
     fake_class = fake_logits.argmax(1)
     confidence = fake_logits.softmax(1).max(1).values
@@ -78,26 +79,40 @@ def breakdown(real: torch.Tensor, real_labels: torch.Tensor, fake: torch.Tensor,
     }
 
 
-def measure(run: str, evaluator: Evaluator, raw: bool, seed: int = 0, noise_scale: float = 1.0
-            ) -> dict[str, dict[str, object]]:
-    """The breakdown of a run's samples and of the test digits, against the same reference."""
+class Reference(NamedTuple):
+    """The training digits every run is measured against (features, k-NN radii, labels) and
+    the test digits' breakdown against them: computed once, whatever the number of runs."""
+
+    feats: torch.Tensor
+    radii: torch.Tensor
+    labels: torch.Tensor
+    test_digits: dict[str, object]
+
+
+def reference(evaluator: Evaluator) -> Reference:
+    """``evaluator``'s reference digits, with their labels, and the test digits' breakdown."""
+    feats = evaluator.reference_features()
+    radii = knn_radii(feats)
+    labels = load_dataset("mnist", "train", evaluator.data_dir).labels[:evaluator.n_reference]
+    test, test_logits = evaluator.feature_network.extract(
+        evaluator.split("test")[:PAPER_SAMPLES])
+    return Reference(feats, radii, labels,
+                     breakdown(feats, radii, labels, test, test_logits))
+
+
+def measure(run: str, evaluator: Evaluator, ref: Reference, raw: bool, seed: int = 0,
+            noise_scale: float = 1.0) -> dict[str, dict[str, object]]:
+    """The breakdown of a run's samples, beside the test digits' against the same reference."""
     _, state = ckpt.read_checkpoint(ckpt.resolve(run)[0])
     if state["config"]["data"]["name"] != "mnist":
         raise ConfigError(f"{run} was trained on {state['config']['data']['name']}, not MNIST; "
                           "the digit breakdown reads MNIST runs only")
-    net = evaluator.feature_network
-    reference = evaluator.reference_features()
-    if "test" not in evaluator._cache:
-        labels = load_dataset("mnist", "train", evaluator.data_dir).labels
-        evaluator._cache["ref_labels"] = labels[:evaluator.n_reference]
-        evaluator._cache["test"] = net.extract(evaluator.split("test")[:PAPER_SAMPLES])
-    ref_labels, (test, test_logits) = evaluator._cache["ref_labels"], evaluator._cache["test"]
     g = sampling.load_generator(run, raw=raw)
     source = g if noise_scale == 1.0 else NoiseScaled(g, noise_scale)
     samples = sampling.for_display(sampling.sample(source, PAPER_SAMPLES, seed=seed), g)
-    fake, fake_logits = net.extract(samples)
-    return {"generator": breakdown(reference, ref_labels, fake, fake_logits),
-            "test digits": breakdown(reference, ref_labels, test, test_logits)}
+    fake, fake_logits = evaluator.feature_network.extract(samples)
+    return {"generator": breakdown(ref.feats, ref.radii, ref.labels, fake, fake_logits),
+            "test digits": ref.test_digits}
 
 
 def table(name: str, result: dict[str, dict[str, object]]) -> str:
@@ -128,9 +143,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     evaluator = Evaluator("mnist", metrics=["pr"], progress=False)
+    ref = reference(evaluator)
     results = {}
     for run in args.runs:
-        results[run] = measure(run, evaluator, args.raw, args.seed, args.noise_scale)
+        results[run] = measure(run, evaluator, ref, args.raw, args.seed, args.noise_scale)
         name = run + (" (raw G)" if args.raw else "") + (
             f" (noise x {args.noise_scale})" if args.noise_scale != 1.0 else "")
         print(table(name, results[run]) + "\n", flush=True)

@@ -11,9 +11,9 @@ import torch
 from helpers import TINY, load_benchmark
 
 import gankit
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, run_script
 from gankit.metrics.evaluate import Evaluator
-from gankit.metrics.prc import precision_recall
+from gankit.metrics.prc import knn_radii, precision_recall
 from gankit.nets.mlp import MLPGenerator
 from gankit.nets.noise import sample_noise
 from gankit.sampling import sample
@@ -37,7 +37,8 @@ def test_breakdown_by_hand(bench):
     fake = torch.tensor([[0.5], [12.0], [5.0], [-1.5]], dtype=torch.float64)
     ambiguous = logits_of([0, 0, 1, 1])
     ambiguous[3, 1] = 0.5  # read as 1 with e^0.5 / (e^0.5 + 9) = 0.15 confidence
-    out = bench.breakdown(real, torch.tensor([0, 0, 1, 1]), fake, ambiguous, k=1)
+    out = bench.breakdown(real, knn_radii(real, k=1), torch.tensor([0, 0, 1, 1]), fake,
+                          ambiguous, k=1)
     assert out["precision"] == 0.5
     assert out["precision_by_class"][:2] == [0.5, 0.5]
     assert all(math.isnan(p) for p in out["precision_by_class"][2:])
@@ -56,7 +57,7 @@ def test_overall_figures_are_the_products_and_the_classes_add_up(bench, mnist_ro
     gankit.train("paper-mnist", out=run, progress=False,
                  sets=[*TINY, "train.max_steps=30", "train.epochs=0", "train.ema=0.9"])
     evaluator = Evaluator("mnist", metrics=["pr"], n_reference=400, progress=False)
-    result = bench.measure(str(run), evaluator, raw=False, seed=5)
+    result = bench.measure(str(run), evaluator, bench.reference(evaluator), raw=False, seed=5)
     g = result["generator"]
     feats = evaluator.feature_network.extract(sample(run, 400, seed=5))[0]
     assert (g["precision"], g["recall"]) == precision_recall(evaluator.reference_features(),
@@ -85,10 +86,10 @@ def test_refuses_a_run_of_other_data(bench, tmp_path, monkeypatch, capsys):
     gankit.train("paper-digits", out=run, progress=False, sets=[*TINY, "train.max_steps=2",
                                                                 "train.epochs=0"])
     with pytest.raises(ConfigError, match="trained on digits, not MNIST"):
-        bench.measure(str(run), Evaluator("mnist", metrics=["pr"], progress=False), raw=False)
+        bench.measure(str(run), Evaluator("mnist", metrics=["pr"], progress=False), None,
+                      raw=False)
     monkeypatch.setattr(sys, "argv", ["pr_by_class.py", str(tmp_path / "nowhere")])
     with pytest.raises(SystemExit) as exit_info:
-        from gankit.errors import run_script
         run_script(bench.main)
     assert exit_info.value.code != 0
     assert "neither a run directory" in capsys.readouterr().err
